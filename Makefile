@@ -1,0 +1,48 @@
+# kosprice: `make run` serves the shipped models, `make test` runs the suite.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DATA ?= ../shared/data/kos
+REGIONS := jakarta_pusat jakarta_selatan jakarta_utara yogyakarta
+export HOST PORT
+export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/state/prometheus
+
+.PHONY: help install system-deps run test lint validate train lock
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed ## Create the virtualenv and install the locked dependencies
+$(VENV)/.installed: requirements.lock setup.cfg pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "kosprice needs Python 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+system-deps: ## Install the Debian packages the tests use (redis-server), when missing
+	@bash deploy/system-deps.sh
+
+run: install ## Serve the shipped models with Gunicorn on $HOST:$PORT
+	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
+
+test: install system-deps ## Run the whole test suite
+	$(BIN)/pytest
+
+lint: install ## Check style with ruff
+	$(BIN)/ruff check kosprice tests deploy wsgi.py
+
+validate: install ## Run the startup integrity checks on models/
+	$(BIN)/kosprice validate
+
+lock: ## Re-resolve requirements.lock from the ranges in setup.cfg
+	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install --quiet '.[test]'
+	$(VENV)-lock/bin/pip freeze --exclude kosprice > requirements.lock
+	rm -rf $(VENV)-lock

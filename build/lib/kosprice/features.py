@@ -1,0 +1,90 @@
+"""The feature catalogue: the single source of truth for model inputs.
+
+The API schemas, the training code and the startup integrity checks all read this module;
+nothing else in kosprice may spell out a feature name, bound or allowed value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Mapping
+
+Kind = Literal["number", "category", "flag"]
+
+REGIONS: tuple[str, ...] = ("jakarta_pusat", "jakarta_selatan", "jakarta_utara", "yogyakarta")
+TARGET = "harga"
+"""Monthly rent in Rupiah: the training target."""
+
+NAME_COLUMN = "nama_kos"
+"""Listing name: present in the CSVs, never a model input."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    kind: Kind
+    description: str
+    unit: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    choices: tuple[str, ...] = ()
+    derived: bool = False
+    """Computed by the server from other features; clients never send it."""
+
+    def accepts(self, value: object) -> bool:
+        """Return whether a value lies inside this feature's bounds or choices."""
+        if self.kind == "category":
+            return value in self.choices
+        if self.kind == "flag":
+            return value in (0, 1)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        if self.minimum is not None:
+            if value < self.minimum or (self.exclusive_minimum and value == self.minimum):
+                return False
+        return self.maximum is None or value <= self.maximum
+
+
+def _flag(name: str, description: str) -> Feature:
+    return Feature(name, "flag", description, minimum=0, maximum=1)
+
+
+CATALOGUE: tuple[Feature, ...] = (
+    Feature("luas_kamar", "number", "Room size", unit="m²",
+            minimum=0, maximum=100, exclusive_minimum=True),
+    Feature("jarak_ke_bca", "number", "Distance to the region's reference point (BCA branch)",
+            unit="km", minimum=0, maximum=50),
+    Feature("tipe_kos", "category", "Who may rent: male, female or mixed",
+            choices=("putra", "putri", "campur")),
+    _flag("is_ac", "Air conditioning"),
+    _flag("is_km_dalam", "En-suite bathroom"),
+    _flag("is_water_heater", "Water heater"),
+    _flag("is_furnished", "Furnished"),
+    _flag("is_internet", "Internet included"),
+    _flag("is_listrik_free", "Electricity included in the rent"),
+    _flag("is_parkir_mobil", "Car parking"),
+    _flag("is_mesin_cuci", "Washing machine"),
+    Feature("amenities_count", "number", "Number of amenity flags set among those the model uses",
+            minimum=0, maximum=8, derived=True),
+)
+
+FEATURES: Mapping[str, Feature] = {feature.name: feature for feature in CATALOGUE}
+INPUT_FEATURES: tuple[str, ...] = tuple(f.name for f in CATALOGUE if not f.derived)
+AMENITY_FLAGS: tuple[str, ...] = tuple(f.name for f in CATALOGUE if f.kind == "flag")
+NUMERIC_FEATURES: tuple[str, ...] = tuple(f.name for f in CATALOGUE if f.kind == "number")
+CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in CATALOGUE if f.kind == "category")
+CSV_COLUMNS: tuple[str, ...] = (NAME_COLUMN, TARGET, *INPUT_FEATURES)
+
+
+def derive(listing: Mapping[str, object], model_features: tuple[str, ...] | list[str]) -> dict:
+    """Return the model's input row for a listing, computing derived features.
+
+    `amenities_count` counts the amenity flags set among those the model itself uses, so
+    training and serving derive it from exactly the same columns.
+    """
+    row = {name: listing[name] for name in model_features if not FEATURES[name].derived}
+    if "amenities_count" in model_features:
+        row["amenities_count"] = sum(int(row[n]) for n in AMENITY_FLAGS if n in row)
+    return row
+

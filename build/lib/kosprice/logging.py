@@ -1,0 +1,99 @@
+"""Structured JSON logs: structlog for kosprice, the same renderer for stdlib and Gunicorn.
+
+Configure once per process, before the app is built. Every line goes to stdout and to
+`{log_dir}/kosprice.log`; ERROR and above also to `{log_dir}/error.log` with the traceback.
+Tracebacks never leave the server: clients get the error envelope only.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import structlog
+from gunicorn.glogging import Logger as _GunicornLogger
+
+_SHARED_PROCESSORS: list = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    structlog.stdlib.ExtraAdder(),
+]
+
+
+def json_formatter() -> logging.Formatter:
+    """Return the formatter that renders every record, ours or foreign, as one JSON line."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_SHARED_PROCESSORS,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(sort_keys=False, default=str),
+        ],
+    )
+
+
+def configure(level: str = "INFO", log_dir: Path | None = None) -> None:
+    """Route structlog and the stdlib root logger to stdout and the log files."""
+    formatter = json_formatter()
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_dir / "kosprice.log", encoding="utf-8"))
+        errors = logging.FileHandler(log_dir / "error.log", encoding="utf-8")
+        errors.setLevel(logging.ERROR)
+        handlers.append(errors)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(level)
+
+    structlog.configure(
+        processors=[*_SHARED_PROCESSORS[:-1],
+                    structlog.processors.StackInfoRenderer(),
+                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(name: str = "kosprice") -> structlog.stdlib.BoundLogger:
+    return structlog.stdlib.get_logger(name)
+
+
+class GunicornLogger(_GunicornLogger):
+    """Gunicorn's logger, re-routed through the root logger so its lines are JSON too."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        from kosprice.settings import Settings
+
+        settings = Settings.from_env()
+        configure(settings.log_level, settings.log_dir)
+        for log in (self.error_log, self.access_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+            log.propagate = True
+
+    def access(self, resp, req, environ, request_time) -> None:
+        """Log one structured line per request, without query string or bodies."""
+        if not self.access_log_enabled:
+            return
+        headers = dict(resp.headers) if hasattr(resp, "headers") else {}
+        request_id = next((v for k, v in headers.items() if k.lower() == "x-request-id"), None)
+        self.access_log.info("access", extra={
+            "method": environ.get("REQUEST_METHOD"),
+            "path": environ.get("PATH_INFO"),
+            "status": int(str(resp.status).split()[0]) if resp.status else None,
+            "duration_ms": round(request_time.total_seconds() * 1000, 3),
+            "response_bytes": getattr(resp, "sent", None),
+            "remote_addr": environ.get("REMOTE_ADDR"),
+            "request_id": request_id,
+        })

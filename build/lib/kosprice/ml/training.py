@@ -1,0 +1,228 @@
+"""Train one region's model from a listings CSV.
+
+Cleaning, in order (each step is counted in the metadata's `cleaning` record):
+1. drop constant columns: a feature with one value carries no signal (`is_ac` and
+   `is_internet` are always 1 in the shipped data);
+2. drop rows whose price is above the 99th percentile: a handful of luxury listings
+   otherwise dominate the squared-error fit;
+3. clip `luas_kamar` to at least 1 m²: a size of 0 is a data-entry placeholder;
+4. drop rows outside the feature catalogue's bounds: the API would refuse them, so the
+   model should not learn from them (e.g. a 625 m² "room").
+Then `amenities_count` is derived, the rows are split 80/20 stratified by price quintile,
+the pipeline is fitted on 80% and scored on the held-out 20%.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import platform
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+from sklearn.linear_model import Ridge
+from sklearn.metrics import (mean_absolute_error, mean_absolute_percentage_error,
+                             mean_squared_error, r2_score)
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from kosprice.errors import DataError
+from kosprice.features import (CATEGORICAL_FEATURES, CSV_COLUMNS, FEATURES, INPUT_FEATURES,
+                               NAME_COLUMN, TARGET, derive)
+
+MIN_ROWS = 30
+TEST_SIZE = 0.2
+SEED = 42
+PRICE_QUANTILE = 0.99
+
+ESTIMATORS: dict[str, Callable[[int], Any]] = {
+    "gradient_boosting": lambda seed: GradientBoostingRegressor(
+        n_estimators=300, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=seed),
+    "random_forest": lambda seed: RandomForestRegressor(
+        n_estimators=200, min_samples_leaf=2, random_state=seed, n_jobs=1),
+    "ridge": lambda seed: Ridge(alpha=1.0),
+}
+DEFAULT_ESTIMATOR = {
+    # The original project's best model per region (its published comparison).
+    "jakarta_pusat": "gradient_boosting",
+    "jakarta_selatan": "random_forest",
+    "jakarta_utara": "random_forest",
+    "yogyakarta": "ridge",
+}
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TrainingResult:
+    model: Pipeline
+    metadata: dict[str, Any]
+    holdout: pd.DataFrame = field(repr=False)
+    """The held-out rows (features and target) the metrics were computed on."""
+
+
+def read_listings(path: Path) -> tuple[pd.DataFrame, str]:
+    """Read and check a listings CSV; return it with the sha256 of its bytes."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        frame = pd.read_csv(io.BytesIO(raw))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path} is not a readable CSV: {exc}") from exc
+    missing = [c for c in CSV_COLUMNS if c != NAME_COLUMN and c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+    problems = []
+    for column in (TARGET, *INPUT_FEATURES):
+        if column in CATEGORICAL_FEATURES:
+            bad = ~frame[column].isin(FEATURES[column].choices)
+        else:
+            converted = pd.to_numeric(frame[column], errors="coerce")
+            bad = converted.isna()
+            frame[column] = converted
+        if bad.any():
+            rows = ", ".join(str(i + 2) for i in frame.index[bad][:5])
+            problems.append(f"column {column!r} has {int(bad.sum())} invalid value(s) "
+                            f"(CSV lines {rows}{', ...' if bad.sum() > 5 else ''})")
+    if problems:
+        raise DataError(f"{path}: " + "; ".join(problems))
+    if len(frame) < MIN_ROWS:
+        raise DataError(f"{path}: {len(frame)} rows; at least {MIN_ROWS} are needed")
+    return frame, hashlib.sha256(raw).hexdigest()
+
+
+def clean(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
+    """Apply the documented cleaning steps; return rows, kept features and a report."""
+    report: dict[str, Any] = {"rows_in": len(frame)}
+    constant = [c for c in INPUT_FEATURES if frame[c].nunique() <= 1]
+    features = [c for c in INPUT_FEATURES if c not in constant]
+    report["constant_columns_dropped"] = constant
+
+    cap = frame[TARGET].quantile(PRICE_QUANTILE)
+    kept = frame[frame[TARGET] <= cap].copy()
+    report["price_cap"] = float(cap)
+    report["rows_above_price_cap"] = len(frame) - len(kept)
+
+    report["luas_kamar_clipped"] = int((kept["luas_kamar"] < 1).sum())
+    kept["luas_kamar"] = kept["luas_kamar"].clip(lower=1)
+
+    in_bounds = np.logical_and.reduce([kept[c].map(FEATURES[c].accepts) for c in features])
+    report["rows_out_of_catalogue_bounds"] = int((~in_bounds).sum())
+    kept = kept[in_bounds]
+    report["rows_out"] = len(kept)
+    if len(kept) < MIN_ROWS:
+        raise DataError(f"only {len(kept)} rows left after cleaning; at least {MIN_ROWS} needed")
+    return kept.reset_index(drop=True), [*features, "amenities_count"], report
+
+
+def build_pipeline(estimator_name: str, features: list[str], seed: int = SEED) -> Pipeline:
+    categorical = [c for c in features if c in CATEGORICAL_FEATURES]
+    numeric = [c for c in features if c not in categorical]
+    preprocess = ColumnTransformer(
+        [("numeric", StandardScaler(), numeric),
+         ("categorical", OneHotEncoder(handle_unknown="ignore"), categorical)],
+        verbose_feature_names_out=False,
+    )
+    return Pipeline([("preprocess", preprocess), ("estimator", ESTIMATORS[estimator_name](seed))])
+
+
+def model_inputs(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """Return the model's input columns, derived features included, in `features` order."""
+    rows = [derive(record, features) for record in frame.to_dict("records")]
+    return pd.DataFrame(rows, columns=features)
+
+
+def score(y_true, y_pred) -> dict[str, float]:
+    return {
+        "r2": float(r2_score(y_true, y_pred)),
+        "mae": float(mean_absolute_error(y_true, y_pred)),
+        "rmse": float(np.sqrt(mean_squared_error(y_true, y_pred))),
+        "mape": float(mean_absolute_percentage_error(y_true, y_pred)),
+    }
+
+
+def price_distribution(prices: pd.Series) -> dict[str, float]:
+    q = prices.quantile([0.01, 0.25, 0.5, 0.75, 0.99])
+    return {"count": int(len(prices)), "min": float(prices.min()), "p01": float(q[0.01]),
+            "q1": float(q[0.25]), "median": float(q[0.5]), "q3": float(q[0.75]),
+            "p99": float(q[0.99]), "max": float(prices.max()),
+            "mean": float(prices.mean()), "std": float(prices.std())}
+
+
+def reference_distributions(inputs: pd.DataFrame) -> dict[str, Any]:
+    """Bin each training feature (deciles for numbers, counts per value otherwise).
+
+    Stored in metadata as the reference a drift monitor compares live requests with.
+    """
+    reference = {}
+    for column in inputs.columns:
+        values = inputs[column]
+        if FEATURES[column].kind == "number" and values.nunique() > 10:
+            edges = np.unique(values.quantile(np.linspace(0, 1, 11)).to_numpy())
+            counts, _ = np.histogram(values, bins=edges)
+            reference[column] = {"edges": edges.tolist(), "counts": counts.tolist()}
+        else:
+            counts = values.astype(str).value_counts().sort_index()
+            reference[column] = {"values": counts.index.tolist(), "counts": counts.tolist()}
+    return reference
+
+
+def _jsonable_params(estimator: Any) -> dict[str, Any]:
+    return {k: v for k, v in estimator.get_params().items()
+            if v is None or isinstance(v, (bool, int, float, str))}
+
+
+def train(region: str, data: Path, estimator_name: str | None = None, seed: int = SEED,
+          progress: Progress = lambda _: None) -> TrainingResult:
+    """Train, evaluate and describe one region's model; nothing is written to disk."""
+    estimator_name = estimator_name or DEFAULT_ESTIMATOR[region]
+    progress(f"reading {Path(data).name}")
+    frame, data_sha256 = read_listings(data)
+    progress(f"cleaning {len(frame)} rows")
+    frame, features, cleaning = clean(frame)
+    progress(f"kept {cleaning['rows_out']} rows; features: {', '.join(features)}")
+
+    inputs = model_inputs(frame, features)
+    prices = frame[TARGET].astype(float)
+    strata = pd.qcut(prices, q=5, labels=False, duplicates="drop")
+    x_train, x_test, y_train, y_test = train_test_split(
+        inputs, prices, test_size=TEST_SIZE, random_state=seed, stratify=strata)
+
+    progress(f"fitting {estimator_name} on {len(x_train)} rows")
+    model = build_pipeline(estimator_name, features, seed).fit(x_train, y_train)
+    progress(f"scoring on {len(x_test)} held-out rows")
+    metrics = score(y_test, model.predict(x_test))
+
+    estimator = model[-1]
+    metadata = {
+        "region": region,
+        "model_version": None,
+        "model_type": type(estimator).__name__,
+        "params": _jsonable_params(estimator),
+        "metrics": metrics,
+        "features": features,
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "sklearn_version": sklearn.__version__,
+        "python_version": platform.python_version(),
+        "model_sha256": None,
+        "training_data": {"file": Path(data).name, "sha256": data_sha256,
+                          "rows": int(cleaning["rows_in"])},
+        "mlflow_run_id": None,
+        "evaluation": {"test_size": TEST_SIZE, "seed": seed, "stratify": "price quintile",
+                       "train_rows": len(x_train), "test_rows": len(x_test)},
+        "cleaning": cleaning,
+        "price_distribution": price_distribution(y_train),
+        "reference": reference_distributions(x_train),
+    }
+    holdout = x_test.assign(**{TARGET: y_test}).reset_index(drop=True)
+    return TrainingResult(model=model, metadata=metadata, holdout=holdout)

@@ -1,0 +1,130 @@
+"""One typed settings object, read from `KOSPRICE_*` environment variables.
+
+Every setting is declared once in `Settings` below, with its variable, default and meaning;
+`.env.example` and the README's table list the same fields. An invalid value stops startup
+with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from kosprice.errors import ConfigurationError
+from kosprice.features import REGIONS
+
+PREFIX = "KOSPRICE_"
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    return level
+
+
+def _optional_url(raw: str) -> str | None:
+    if not raw:
+        return None
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    return raw
+
+
+def _price_limits(raw: str) -> dict[str, tuple[float, float]]:
+    """Parse `{"region": [floor, ceiling], ...}`."""
+    if not raw:
+        return {}
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError('must be a JSON object like {"yogyakarta": [200000, 9000000]}')
+    limits = {}
+    for region, pair in data.items():
+        if region not in REGIONS:
+            raise ValueError(f"unknown region {region!r}")
+        if (not isinstance(pair, list) or len(pair) != 2
+                or not all(isinstance(v, (int, float)) for v in pair) or not 0 <= pair[0] < pair[1]):
+            raise ValueError(f"{region}: expected [floor, ceiling] with 0 <= floor < ceiling")
+        limits[region] = (float(pair[0]), float(pair[1]))
+    return limits
+
+
+def setting(env: str, default: Any, parse: Callable[[str], Any], doc: str) -> Any:
+    return field(default=default, metadata={"env": PREFIX + env, "parse": parse, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    models_dir: Path = setting("MODELS_DIR", Path("models"), Path,
+                               "Production model versions: {region}/vX.Y.Z/")
+    candidates_dir: Path = setting("CANDIDATES_DIR", Path("candidates"), Path,
+                                   "Where `kosprice train` writes candidate versions")
+    archive_dir: Path = setting("ARCHIVE_DIR", Path("archive"), Path,
+                                "Where rollback moves retired versions (nothing is deleted)")
+    audit_log: Path = setting("AUDIT_LOG", Path("models/audit.jsonl"), Path,
+                              "Append-only JSON Lines trail of promotions and rollbacks")
+    log_dir: Path = setting("LOG_DIR", Path("logs"), Path,
+                            "Directory for kosprice.log and error.log")
+    log_level: str = setting("LOG_LEVEL", "INFO", _log_level, "Minimum level logged")
+    workers: int = setting("WORKERS", 0, int,
+                           "Gunicorn workers; 0 picks one per CPU (at least 2)")
+    max_content_length: int = setting("MAX_CONTENT_LENGTH", 16 * 1024, _positive_int,
+                                      "Largest accepted request body, bytes (larger: 413)")
+    redis_url: str | None = setting("REDIS_URL", None, _optional_url,
+                                    "Monitoring store; unset: the embedded SQLite store")
+    state_dir: Path = setting("STATE_DIR", Path("state"), Path,
+                              "Embedded store's directory (used when REDIS_URL is unset)")
+    store_prefix: str = setting("STORE_PREFIX", "kosprice", str, "Key prefix in the store")
+    window_size: int = setting("WINDOW_SIZE", 10_000, _positive_int,
+                               "Predictions kept per region for the rolling monitors")
+    anomaly_history: int = setting("ANOMALY_HISTORY", 50, _positive_int,
+                                   "Most recent anomalies kept per region")
+    store_timeout: float = setting("STORE_TIMEOUT", 0.1, _positive_float,
+                                   "Seconds before a store call is abandoned (fail open)")
+    store_retry_after: float = setting("STORE_RETRY_AFTER", 5.0, _positive_float,
+                                       "Seconds to stop calling the store after a failure")
+    price_limits: dict = setting("PRICE_LIMITS", {}, _price_limits,
+                                 'Hard anomaly thresholds, JSON {"region": [floor, ceiling]}')
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Build settings from the environment; report every invalid variable at once."""
+        environ = os.environ if environ is None else environ
+        values, problems = {}, []
+        for f in fields(cls):
+            env = f.metadata["env"]
+            if f.name in overrides:
+                values[f.name] = overrides[f.name]
+            elif env in environ:
+                try:
+                    values[f.name] = f.metadata["parse"](environ[env].strip())
+                except (ValueError, TypeError) as exc:
+                    problems.append(f"{env}={environ[env]!r}: {exc}")
+        unknown = sorted(k for k in environ if k.startswith(PREFIX)
+                         and k not in {f.metadata["env"] for f in fields(cls)})
+        problems += [f"{name}: unknown setting" for name in unknown]
+        if problems:
+            raise ConfigurationError("invalid settings: " + "; ".join(problems))
+        return cls(**values)
+
+    @classmethod
+    def documentation(cls) -> list[tuple[str, str, str]]:
+        """Return (variable, default, meaning) for every setting."""
+        return [(f.metadata["env"], str(f.default), f.metadata["doc"]) for f in fields(cls)]

@@ -1,0 +1,71 @@
+"""One error shape for every status and route:
+
+    {"error": {"code": "...", "message": "...", "details": {...}, "request_id": "..."}}
+
+Tracebacks and exception text stay in the server's logs.
+"""
+
+from __future__ import annotations
+
+import marshmallow
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from kosprice.api.context import current_request_id, request_id_from
+from kosprice.errors import KospriceError
+from kosprice.logging import get_logger
+
+log = get_logger("kosprice.api")
+
+_CODES = {
+    400: "malformed_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None) -> Response:
+    request_id = current_request_id() or request_id_from(request.headers.get("X-Request-ID"))
+    response = jsonify(error={"code": code, "message": message, "details": details or {},
+                              "request_id": request_id})
+    response.status_code = status
+    return response
+
+
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    if status >= 500:
+        return _unexpected(exc)
+    code = _CODES.get(status) or exc.name.lower().replace(" ", "_").replace("'", "")
+    allowed = sorted(exc.valid_methods or ()) if status == 405 else []
+    response = error_response(status, code, exc.description or exc.name,
+                              {"allowed_methods": allowed} if allowed else None)
+    if allowed:
+        response.headers["Allow"] = ", ".join(allowed)
+    return response
+
+
+def _kosprice_error(exc: KospriceError) -> Response:
+    if exc.status >= 500:
+        log.error("request failed", error_code=exc.code, error=exc.message)
+    return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+def _validation_error(exc: marshmallow.ValidationError) -> Response:
+    details = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    return error_response(422, "validation_error", "The listing is invalid.", {"fields": details})
+
+
+def _unexpected(exc: Exception) -> Response:
+    original = getattr(exc, "original_exception", None) or exc
+    log.error("unhandled error", exc_info=original)
+    return error_response(500, "internal_error", "The server encountered an internal error.")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(KospriceError, _kosprice_error)
+    app.register_error_handler(marshmallow.ValidationError, _validation_error)
+    app.register_error_handler(Exception, _unexpected)

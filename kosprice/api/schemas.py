@@ -1,0 +1,59 @@
+"""marshmallow schemas built from the feature catalogue.
+
+A region's listing schema requires every input feature its serving model uses (no silent
+defaults), accepts and ignores the other catalogue features, and refuses unknown fields.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from kosprice.features import CATALOGUE, Feature
+
+
+class Number(fields.Float):
+    """A JSON number: strings and booleans are refused rather than coerced."""
+
+    default_error_messages = {"invalid": "Not a valid number."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Flag(fields.Field):
+    """An amenity flag: 0 or 1 (JSON true/false are accepted as 1/0)."""
+
+    default_error_messages = {"invalid": "Must be 0 or 1."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value in (0, 1) and not isinstance(value, float):
+            return int(value)
+        raise self.make_error("invalid")
+
+
+def _field(feature: Feature, required: bool) -> fields.Field:
+    if feature.kind == "flag":
+        return Flag(required=required)
+    if feature.kind == "category":
+        return fields.String(required=required, validate=validate.OneOf(feature.choices))
+    return Number(required=required, allow_nan=False, validate=validate.Range(
+        min=feature.minimum, max=feature.maximum, min_inclusive=not feature.exclusive_minimum))
+
+
+@lru_cache(maxsize=64)
+def listing_schema(used_features: tuple[str, ...]) -> Schema:
+    """Return the schema for a model that uses `used_features`."""
+    schema_fields = {f.name: _field(f, required=f.name in used_features)
+                     for f in CATALOGUE if not f.derived}
+    return Schema.from_dict(schema_fields, name="Listing")()
+
+
+def load_listing(payload: object, used_features: tuple[str, ...]) -> dict:
+    """Validate a listing; raise marshmallow.ValidationError with per-field messages."""
+    if not isinstance(payload, dict):
+        raise ValidationError({"_schema": ["The body must be a JSON object."]})
+    return listing_schema(used_features).load(payload)
