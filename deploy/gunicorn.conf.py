@@ -23,6 +23,7 @@ worker_class = "sync"  # the model call is CPU-bound: one request per process at
 timeout = 30
 graceful_timeout = 30  # SIGTERM and reloads let in-flight requests finish for this long
 keepalive = 2
+control_socket_disable = True  # no gunicornc: signals suffice, and test servers must not share a socket
 max_requests = 0  # workers live long: models load once per process
 
 # No preload: each worker imports the app and loads the models itself after fork. Preloading

@@ -1,0 +1,65 @@
+"""Test data and artifacts made on the fly: synthetic listings, tiny trained model trees."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+from kosprice.features import AMENITY_FLAGS, CSV_COLUMNS, REGIONS
+from kosprice.ml import training
+from kosprice.ml.artifact import save_version
+from kosprice.ml.repository import ModelRepository
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "kos"
+
+LISTING = {
+    "luas_kamar": 12.0, "jarak_ke_bca": 1.5, "tipe_kos": "putri", "is_ac": 1,
+    "is_km_dalam": 1, "is_water_heater": 0, "is_furnished": 1, "is_internet": 1,
+    "is_listrik_free": 0, "is_parkir_mobil": 0, "is_mesin_cuci": 1,
+}
+"""A valid listing for every region's model."""
+
+
+def synthetic_rows(n: int = 120, seed: int = 0, base: float = 1_500_000) -> list[dict]:
+    """Listings of the real CSVs' schema with a learnable, noisy price."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        row = {"nama_kos": f"Kost Sintetis {i}", "luas_kamar": round(rng.uniform(4, 40), 1),
+               "jarak_ke_bca": round(rng.uniform(0.1, 8), 3),
+               "tipe_kos": rng.choice(["putra", "putri", "campur"]), "is_ac": 1, "is_internet": 1}
+        for flag in AMENITY_FLAGS:
+            row.setdefault(flag, rng.randint(0, 1))
+        amenities = sum(row[f] for f in AMENITY_FLAGS)
+        price = (base + 60_000 * row["luas_kamar"] - 80_000 * row["jarak_ke_bca"]
+                 + 150_000 * amenities + rng.gauss(0, 120_000))
+        row["harga"] = int(max(price, 250_000))
+        rows.append(row)
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict], columns=CSV_COLUMNS) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def train_version(root: Path, region: str, data: Path, version: str = "v1.0.0",
+                  estimator: str = "ridge", seed: int = 42) -> Path:
+    """Train a model and write it as `root/region/version` exactly like the CLI does."""
+    result = training.train(region, data, estimator, seed)
+    result.metadata["model_version"] = version
+    return save_version(ModelRepository(root).version_dir(region, version),
+                        result.model, result.metadata)
+
+
+def build_models(root: Path, tmp: Path, regions=REGIONS, version: str = "v1.0.0") -> Path:
+    """Write a small Ridge model for every region under root (synthetic data)."""
+    for i, region in enumerate(regions):
+        data = write_csv(tmp / f"{region}-{version}.csv",
+                         synthetic_rows(seed=i, base=1_000_000 + 250_000 * i))
+        train_version(root, region, data, version)
+    return root

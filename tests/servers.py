@@ -1,0 +1,130 @@
+"""Real servers for tests: Gunicorn running the service, and a throwaway redis-server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Gunicorn:
+    """A real `gunicorn -c deploy/gunicorn.conf.py wsgi:app` on a free port."""
+
+    def __init__(self, tmp: Path, env: dict[str, str], workers: int = 2) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp / f"gunicorn-{self.port}.out"
+        metrics_dir = tmp / f"prometheus-{self.port}"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("KOSPRICE_")},
+            "HOST": "127.0.0.1", "PORT": str(self.port), "KOSPRICE_WORKERS": str(workers),
+            "KOSPRICE_LOG_DIR": str(tmp / "logs"), "KOSPRICE_STATE_DIR": str(tmp / "state"),
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), **env,
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self, wait: bool = True) -> "Gunicorn":
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        if wait:
+            wait_until(self.ready, timeout=60, what=f"gunicorn on {self.url}")
+        return self
+
+    def ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.output()}")
+        try:
+            return requests.get(self.url + "/ready", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float = 60) -> int:
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+@contextmanager
+def gunicorn(tmp: Path, env: dict[str, str], workers: int = 2):
+    server = Gunicorn(tmp, env, workers).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class RedisServer:
+    """A redis-server process of the test's own, which a test may stop and restart."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.binary = shutil.which("redis-server")
+        if not self.binary:
+            raise FileNotFoundError("redis-server is not installed")
+        self.port = free_port()
+        self.dir = tmp
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "RedisServer":
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self._accepting, timeout=10, what=f"redis-server on {self.port}")
+        return self
+
+    def _accepting(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
