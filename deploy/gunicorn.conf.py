@@ -18,12 +18,18 @@ except ConfigurationError as exc:
     sys.exit(f"kosprice: {exc.message}")
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+# One worker per CPU (KOSPRICE_WORKERS overrides): the model call is CPU-bound, so workers
+# beyond the core count only contend for the same CPUs and each holds its own model copies.
 workers = settings.workers or max(2, multiprocessing.cpu_count())
 worker_class = "sync"  # the model call is CPU-bound: one request per process at a time
-timeout = 30
+timeout = 30  # a worker silent this long is killed and replaced (a prediction takes ms)
 graceful_timeout = 30  # SIGTERM and reloads let in-flight requests finish for this long
 keepalive = 2
-control_socket_disable = True  # no gunicornc: signals suffice, and test servers must not share a socket
+# The heartbeat file is touched every second; on a container overlay filesystem that can
+# stall a worker past `timeout`, so keep it in memory where /dev/shm exists.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# No gunicornc control socket: signals suffice, and test servers must not share one.
+control_socket_disable = True
 max_requests = 0  # workers live long: models load once per process
 
 # No preload: each worker imports the app and loads the models itself after fork. Preloading
@@ -42,13 +48,24 @@ loglevel = settings.log_level.lower()
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(Path(settings.state_dir, "prometheus")))
 
 
+def wipe_metrics_dir(metrics_dir: Path) -> None:
+    """Empty the multiprocess directory: files of a previous run would be summed in.
+
+    Only its contents go, so the directory may be a mount point (a tmpfs in a container).
+    """
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for entry in metrics_dir.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
 def on_starting(server):
-    """Validate every model version before any worker starts; refuse to start on a problem."""
+    """Start clean metrics, validate every model version; refuse to start on a problem."""
     from kosprice.ml.repository import validate
 
-    metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
+    wipe_metrics_dir(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
 
     problems, serving = validate(settings.models_dir)
     for problem in problems:
@@ -63,6 +80,7 @@ def on_starting(server):
 
 
 def child_exit(server, worker):
+    """Runs in the master: drop the dead worker's live gauges (model info, store up)."""
     from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 
     GunicornInternalPrometheusMetrics.mark_process_dead_on_child_exit(worker.pid)
