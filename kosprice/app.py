@@ -7,8 +7,14 @@ from typing import Any
 
 from flask import Flask
 
-from kosprice.api import context, errors, views
+from kosprice.api import context, errors, prometheus, views
 from kosprice.ml.registry import ModelRegistry
+from kosprice.ml.repository import LoadedModel
+from kosprice.monitoring import build_store
+from kosprice.monitoring.anomalies import AnomalyRules
+from kosprice.monitoring.metrics import Metrics
+from kosprice.monitoring.monitor import Monitor
+from kosprice.monitoring.store import MonitorStore
 from kosprice.settings import Settings
 
 
@@ -18,22 +24,33 @@ class Services:
 
     settings: Settings
     registry: ModelRegistry
+    monitor: Monitor
 
     def describe_model(self, region: str) -> dict[str, Any]:
         return self.registry.describe(region)
 
+    def anomaly_rules(self, model: LoadedModel) -> AnomalyRules:
+        return self.monitor.rules(model.region, str(model.version), model.metadata)
 
-def create_app(settings: Settings | None = None, *,
-               registry: ModelRegistry | None = None) -> Flask:
+
+def create_app(settings: Settings | None = None, *, registry: ModelRegistry | None = None,
+               store: MonitorStore | None = None) -> Flask:
     """Build the app; fails (IntegrityError) when any model on disk does not validate."""
     settings = settings or Settings.from_env()
+    registry = registry or ModelRegistry.load(settings.models_dir)
     app = Flask("kosprice")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.json.sort_keys = False
-    app.extensions["kosprice"] = Services(
-        settings=settings,
-        registry=registry or ModelRegistry.load(settings.models_dir),
-    )
+
+    metrics = Metrics(prometheus.init_app(app))
+    for region in registry.regions:
+        model = registry.get(region)
+        metrics.model_info.labels(region, str(model.version),
+                                  model.metadata["model_type"]).set(1)
+    monitor = Monitor(store or build_store(settings), metrics,
+                      retry_after=settings.store_retry_after, price_limits=settings.price_limits)
+    app.extensions["kosprice"] = Services(settings, registry, monitor)
+
     context.init_app(app)
     errors.init_app(app)
     app.register_blueprint(views.bp)

@@ -1,0 +1,22 @@
+"""Monitoring without the web: the shared store, statistics, anomaly rules, Prometheus metrics.
+
+Nothing under kosprice.monitoring imports Flask or kosprice.api.
+"""
+
+from __future__ import annotations
+
+from kosprice.monitoring.store import MonitorStore
+from kosprice.settings import Settings
+
+
+def build_store(settings: Settings) -> MonitorStore:
+    """Redis when KOSPRICE_REDIS_URL is set, else the embedded SQLite store."""
+    if settings.redis_url:
+        from kosprice.monitoring.redis_store import RedisStore
+
+        return RedisStore(settings.redis_url, settings.store_prefix, settings.window_size,
+                          settings.anomaly_history, settings.store_timeout)
+    from kosprice.monitoring.sqlite_store import SqliteStore
+
+    return SqliteStore(settings.state_dir / "monitor.sqlite3", settings.window_size,
+                       settings.anomaly_history)

@@ -1,0 +1,44 @@
+"""kosprice's own Prometheus metrics (the HTTP request metrics come from the exporter).
+
+Names here are a contract: the Grafana dashboard and the alert rules query them, and a test
+checks every name they use against a live scrape.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Fine enough for millisecond requests; the default buckets start at 5 ms.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.075,
+                   0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+PRICE_BUCKETS = tuple(float(v) for v in (
+    250_000, 500_000, 750_000, 1_000_000, 1_250_000, 1_500_000, 2_000_000, 2_500_000,
+    3_000_000, 4_000_000, 5_000_000, 6_000_000, 8_000_000, 10_000_000, 15_000_000))
+
+
+class Metrics:
+    """Metric objects bound to one registry (the exporter's; a fresh one per app in tests)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.predictions = Counter(
+            "kosprice_predictions_total", "Predictions served",
+            ["region", "model_version"], registry=registry)
+        self.prediction_price = Histogram(
+            "kosprice_prediction_price_rupiah", "Predicted monthly rent (Rupiah)",
+            ["region"], buckets=PRICE_BUCKETS, registry=registry)
+        self.model_latency = Histogram(
+            "kosprice_model_latency_seconds", "Time spent in the model call",
+            ["region"], buckets=LATENCY_BUCKETS, registry=registry)
+        self.anomalies = Counter(
+            "kosprice_anomalies_total", "Anomalous predictions by kind",
+            ["region", "kind"], registry=registry)
+        self.model_info = Gauge(
+            "kosprice_model_info", "1 for the model version each live worker serves",
+            ["region", "model_version", "model_type"], multiprocess_mode="livemax",
+            registry=registry)
+        self.store_errors = Counter(
+            "kosprice_monitor_store_errors_total", "Failed calls to the monitoring store",
+            ["operation"], registry=registry)
+        self.store_up = Gauge(
+            "kosprice_monitor_store_up", "1 while the monitoring store answers, else 0",
+            multiprocess_mode="livemin", registry=registry)

@@ -1,0 +1,164 @@
+"""The monitor: records every prediction request and answers the monitoring endpoints.
+
+Monitoring fails open: a store that errors or hangs (short socket timeouts) never fails a
+prediction. After a failure the monitor stops calling the store for `retry_after` seconds,
+counts what it could not record, logs at most one line per `retry_after`, and resumes by
+itself once the store answers again. Reads in that state raise StoreUnavailableError (503).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from kosprice.errors import StoreUnavailableError
+from kosprice.logging import get_logger
+from kosprice.monitoring.anomalies import KINDS, MIN_LIVE_WINDOW, AnomalyRules, Fences
+from kosprice.monitoring.metrics import Metrics
+from kosprice.monitoring.stats import summarize
+from kosprice.monitoring.store import MonitorStore, Observation, RegionState
+
+log = get_logger("kosprice.monitoring")
+
+
+class CircuitBreaker:
+    """Open for `retry_after` seconds after a failure; closed again after that."""
+
+    def __init__(self, retry_after: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.retry_after = retry_after
+        self.clock = clock
+        self.open_until = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        return self.clock() < self.open_until
+
+    def trip(self) -> None:
+        self.open_until = self.clock() + self.retry_after
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+
+
+class Monitor:
+    def __init__(self, store: MonitorStore, metrics: Metrics, retry_after: float,
+                 price_limits: Mapping[str, tuple[float, float]] | None = None) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.breaker = CircuitBreaker(retry_after)
+        self.price_limits = dict(price_limits or {})
+        self._rules: dict[tuple[str, str], AnomalyRules] = {}
+        self._last_warning = float("-inf")
+
+    # -- recording ------------------------------------------------------------------------
+
+    def rules(self, region: str, version: str, metadata: Mapping[str, Any]) -> AnomalyRules:
+        key = (region, version)
+        if key not in self._rules:
+            self._rules[key] = AnomalyRules.from_metadata(metadata, self.price_limits.get(region))
+        return self._rules[key]
+
+    def observe(self, observation: Observation, model_latency: float | None = None) -> None:
+        """Count a prediction request in Prometheus and in the shared store; never raise."""
+        o = observation
+        if o.price is not None:
+            self.metrics.predictions.labels(o.region, o.model_version).inc()
+            self.metrics.prediction_price.labels(o.region).observe(o.price)
+            for kind in o.anomalies:
+                self.metrics.anomalies.labels(o.region, kind).inc()
+        if model_latency is not None:
+            self.metrics.model_latency.labels(o.region).observe(model_latency)
+        self._call("record", lambda: self.store.record(o))
+
+    def _call(self, operation: str, action: Callable[[], Any]) -> Any:
+        """Run a store action behind the breaker; return None when it cannot run."""
+        if self.breaker.is_open:
+            self.metrics.store_errors.labels(f"{operation}_skipped").inc()
+            return None
+        try:
+            result = action()
+        except Exception as exc:  # noqa: BLE001 - any store failure must degrade, not fail
+            self.breaker.trip()
+            self.metrics.store_errors.labels(operation).inc()
+            self.metrics.store_up.set(0)
+            now = time.monotonic()
+            if now - self._last_warning >= self.breaker.retry_after:
+                self._last_warning = now
+                log.warning("monitor store unavailable; monitoring paused",
+                            store=self.store.kind, operation=operation,
+                            error=f"{type(exc).__name__}: {exc}",
+                            retry_after_s=self.breaker.retry_after)
+            return None
+        self.metrics.store_up.set(1)
+        return result
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _read(self, region: str) -> RegionState:
+        state = self._call("read", lambda: self.store.read(region))
+        if state is None:
+            raise StoreUnavailableError(
+                "The monitoring store is unavailable; predictions are still served.",
+                {"store": self.store.kind, "retry_after_s": self.breaker.retry_after})
+        return state
+
+    def prediction_report(self, region: str) -> dict[str, Any]:
+        state = self._read(region)
+        by_version: dict[str, list[float]] = {}
+        for price, version in state.window:
+            by_version.setdefault(version, []).append(price)
+        versions = sorted(set(by_version) | set(state.by_version))
+        return {
+            "region": region,
+            "count": state.predictions,
+            "window_capacity": self.store.window_size,
+            "window": summarize(price for price, _ in state.window),
+            "by_model_version": {
+                v: {"count": state.by_version.get(v, 0),
+                    "window": summarize(by_version.get(v, []))} for v in versions},
+            "last_prediction_at": _iso(state.last_prediction_at),
+            "store": self.store.kind,
+        }
+
+    def anomaly_report(self, region: str, rules: AnomalyRules) -> dict[str, Any]:
+        state = self._read(region)
+        prices = [price for price, _ in state.window]
+        live = None
+        if len(prices) >= MIN_LIVE_WINDOW:
+            fences = Fences.of(prices)
+            live = {**fences.describe(), "window": len(prices),
+                    "outliers": sum(fences.outside(p) for p in prices)}
+        return {
+            "region": region,
+            "predictions": state.predictions,
+            "anomalous_predictions": state.anomalous,
+            "anomaly_rate": round(state.anomalous / state.predictions, 6)
+            if state.predictions else 0.0,
+            "by_kind": {kind: state.anomalies_by_kind.get(kind, 0) for kind in KINDS},
+            "thresholds": {"floor": rules.floor, "ceiling": rules.ceiling,
+                           "source": rules.thresholds_source},
+            "iqr": {"training": rules.training.describe(), "live": live,
+                    "live_min_window": MIN_LIVE_WINDOW},
+            "recent": [{**a, "timestamp": _iso(a["timestamp"])} for a in state.recent_anomalies],
+            "store": self.store.kind,
+        }
+
+    def latency_report(self, regions: list[str]) -> dict[str, Any]:
+        report = {}
+        for region in regions:
+            state = self._read(region)
+            latencies = [ms for ms, _ in state.latencies]
+            report[region] = {
+                "requests": state.requests,
+                "errors": state.errors,
+                "error_rate": round(state.errors / state.requests, 6) if state.requests else 0.0,
+                "window": {**summarize(latencies, digits=3),
+                           "errors": sum(status >= 400 for _, status in state.latencies)},
+            }
+        return {"unit": "ms", "window_capacity": self.store.window_size,
+                "regions": report, "store": self.store.kind}

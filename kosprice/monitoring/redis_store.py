@@ -1,0 +1,100 @@
+"""Redis implementation of the monitoring store.
+
+Keys: `{prefix}:{{region}}:counters` (hash), `:window`, `:latency`, `:anomalies` (lists).
+The `{region}` braces are a Redis Cluster hash tag: one region's keys share a slot, so the
+recording script may touch them all. Recording is one EVALSHA (one round trip, atomic).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from kosprice.monitoring.store import MonitorStore, Observation, RegionState, split_pair
+
+_RECORD = """
+local counters, window, latency, anomalies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local size, history = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('HINCRBY', counters, 'requests', 1)
+if tonumber(ARGV[4]) >= 400 then redis.call('HINCRBY', counters, 'errors', 1) end
+redis.call('LPUSH', latency, ARGV[5] .. '|' .. ARGV[4])
+redis.call('LTRIM', latency, 0, size - 1)
+if ARGV[6] ~= '' then
+  redis.call('HINCRBY', counters, 'predictions', 1)
+  redis.call('HINCRBY', counters, 'v:' .. ARGV[7], 1)
+  redis.call('HSET', counters, 'last', ARGV[3])
+  redis.call('LPUSH', window, ARGV[6] .. '|' .. ARGV[7])
+  redis.call('LTRIM', window, 0, size - 1)
+  if ARGV[8] ~= '' then
+    redis.call('HINCRBY', counters, 'anomalous', 1)
+    for i = 9, #ARGV do redis.call('HINCRBY', counters, 'a:' .. ARGV[i], 1) end
+    redis.call('LPUSH', anomalies, ARGV[8])
+    redis.call('LTRIM', anomalies, 0, history - 1)
+  end
+end
+return 1
+"""
+
+
+class RedisStore(MonitorStore):
+    kind = "redis"
+
+    def __init__(self, url: str, prefix: str, window_size: int, anomaly_history: int,
+                 timeout: float) -> None:
+        super().__init__(window_size, anomaly_history)
+        self.url, self.prefix, self.timeout = url, prefix, timeout
+        self._client: redis.Redis | None = None
+        self._pid: int | None = None
+
+    @property
+    def client(self) -> redis.Redis:
+        """The connection pool of this process, made lazily after Gunicorn's fork."""
+        if self._client is None or self._pid != os.getpid():
+            self._client = redis.Redis.from_url(
+                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
+                retry=Retry(NoBackoff(), 0), health_check_interval=0)
+            self._script = self._client.register_script(_RECORD)
+            self._pid = os.getpid()
+        return self._client
+
+    def keys(self, region: str) -> list[str]:
+        base = f"{self.prefix}:{{{region}}}"
+        return [f"{base}:counters", f"{base}:window", f"{base}:latency", f"{base}:anomalies"]
+
+    def record(self, observation: Observation) -> None:
+        o = observation
+        client = self.client
+        args = [self.window_size, self.anomaly_history, repr(o.timestamp), o.status,
+                repr(round(o.latency_ms, 3)),
+                "" if o.price is None else repr(o.price), o.model_version or "",
+                o.anomaly_record() if o.anomalies else "", *o.anomalies]
+        self._script(keys=self.keys(o.region), args=args, client=client)
+
+    def read(self, region: str) -> RegionState:
+        counters, window, latency, anomalies = self.keys(region)
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.hgetall(counters)
+            pipe.lrange(window, 0, -1)
+            pipe.lrange(latency, 0, -1)
+            pipe.lrange(anomalies, 0, -1)
+            raw_counters, raw_window, raw_latency, raw_anomalies = pipe.execute()
+        c = {k.decode(): v.decode() for k, v in raw_counters.items()}
+        return RegionState(
+            predictions=int(c.get("predictions", 0)),
+            requests=int(c.get("requests", 0)),
+            errors=int(c.get("errors", 0)),
+            anomalous=int(c.get("anomalous", 0)),
+            last_prediction_at=float(c["last"]) if "last" in c else None,
+            by_version={k[2:]: int(v) for k, v in c.items() if k.startswith("v:")},
+            anomalies_by_kind={k[2:]: int(v) for k, v in c.items() if k.startswith("a:")},
+            window=[split_pair(item.decode(), float, str) for item in reversed(raw_window)],
+            latencies=[split_pair(item.decode(), float, int) for item in reversed(raw_latency)],
+            recent_anomalies=[json.loads(item) for item in raw_anomalies],
+        )
+
+    def ping(self) -> None:
+        self.client.ping()

@@ -1,0 +1,126 @@
+"""Embedded monitoring store: one SQLite database in WAL mode under the state directory.
+
+Every Gunicorn worker of a host opens the same file, so they all report the same numbers
+without any server to run. The rings are fixed-size tables indexed by `sequence % size`, so a
+record is a handful of O(1) statements in one transaction and the file never grows past
+regions × (2 × window_size + anomaly_history) rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from kosprice.monitoring.store import MonitorStore, Observation, RegionState, split_pair
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS counters (
+    region TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (region, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ring (
+    region TEXT NOT NULL, ring TEXT NOT NULL, slot INTEGER NOT NULL,
+    seq INTEGER NOT NULL, payload TEXT NOT NULL,
+    PRIMARY KEY (region, ring, slot)) WITHOUT ROWID;
+"""
+_INCREMENT = """
+INSERT INTO counters (region, name, value) VALUES (?, ?, ?)
+ON CONFLICT (region, name) DO UPDATE SET value = value + excluded.value
+RETURNING value
+"""
+_SET = """
+INSERT INTO counters (region, name, value) VALUES (?, ?, ?)
+ON CONFLICT (region, name) DO UPDATE SET value = excluded.value
+"""
+_PUT = "INSERT OR REPLACE INTO ring (region, ring, slot, seq, payload) VALUES (?, ?, ?, ?, ?)"
+
+
+class SqliteStore(MonitorStore):
+    kind = "sqlite"
+
+    def __init__(self, path: Path, window_size: int, anomaly_history: int,
+                 busy_timeout: float = 5.0) -> None:
+        super().__init__(window_size, anomaly_history)
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """One connection per thread and process (a connection must not cross a fork)."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.db, local.pid = self._connect(), os.getpid()
+        return local.db
+
+    def _increment(self, region: str, name: str, by: float = 1) -> int:
+        return int(self.db.execute(_INCREMENT, (region, name, by)).fetchone()[0])
+
+    def _put(self, region: str, ring: str, seq: int, size: int, payload: str) -> None:
+        self.db.execute(_PUT, (region, ring, seq % size, seq, payload))
+
+    def record(self, observation: Observation) -> None:
+        o, db = observation, self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            requests = self._increment(o.region, "requests")
+            if o.status >= 400:
+                self._increment(o.region, "errors")
+            self._put(o.region, "latency", requests, self.window_size,
+                      f"{o.latency_ms!r}|{o.status}")
+            if o.price is not None:
+                count = self._increment(o.region, "predictions")
+                self._increment(o.region, f"v:{o.model_version}")
+                db.execute(_SET, (o.region, "last", o.timestamp))
+                self._put(o.region, "window", count, self.window_size,
+                          f"{o.price!r}|{o.model_version}")
+                if o.anomalies:
+                    anomalous = self._increment(o.region, "anomalous")
+                    for kind in o.anomalies:
+                        self._increment(o.region, f"a:{kind}")
+                    self._put(o.region, "anomalies", anomalous, self.anomaly_history,
+                              o.anomaly_record())
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def read(self, region: str) -> RegionState:
+        db = self.db
+        db.execute("BEGIN")  # one snapshot for all the reads below
+        try:
+            counters = dict(db.execute(
+                "SELECT name, value FROM counters WHERE region = ?", (region,)).fetchall())
+            rings: dict[str, list[str]] = {"window": [], "latency": [], "anomalies": []}
+            for ring, payload in db.execute(
+                    "SELECT ring, payload FROM ring WHERE region = ? ORDER BY ring, seq",
+                    (region,)):
+                rings[ring].append(payload)
+        finally:
+            db.execute("COMMIT")
+        return RegionState(
+            predictions=int(counters.get("predictions", 0)),
+            requests=int(counters.get("requests", 0)),
+            errors=int(counters.get("errors", 0)),
+            anomalous=int(counters.get("anomalous", 0)),
+            last_prediction_at=counters.get("last"),
+            by_version={k[2:]: int(v) for k, v in counters.items() if k.startswith("v:")},
+            anomalies_by_kind={k[2:]: int(v) for k, v in counters.items() if k.startswith("a:")},
+            window=[split_pair(p, float, str) for p in rings["window"]],
+            latencies=[split_pair(p, float, int) for p in rings["latency"]],
+            recent_anomalies=[json.loads(p) for p in reversed(rings["anomalies"])],
+        )
+
+    def ping(self) -> None:
+        self.db.execute("SELECT 1").fetchone()

@@ -1,0 +1,87 @@
+"""The monitoring store: what every worker (and every host) records into and reads from.
+
+Two real implementations of one interface: `RedisStore` (shared by hosts) and `SqliteStore`
+(embedded default, shared by the workers of one host). `tests/monitoring/test_store_contract.py`
+runs the same contract against both.
+
+Per region the store keeps lifetime counters plus three bounded rings: the last
+`window_size` predictions (price, model version), the last `window_size` request latencies
+(milliseconds, status) and the last `anomaly_history` anomalies. Memory is bounded by
+regions × (2 × window_size + anomaly_history) entries, whatever the traffic.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One prediction request, as recorded: a failed request has no price."""
+
+    region: str
+    request_id: str
+    timestamp: float
+    status: int
+    latency_ms: float
+    model_version: str | None = None
+    price: float | None = None
+    anomalies: tuple[str, ...] = ()
+    """Kinds of anomaly this prediction shows (empty when normal)."""
+
+    def anomaly_record(self) -> str:
+        return json.dumps({"request_id": self.request_id, "value": self.price,
+                           "reasons": list(self.anomalies), "model_version": self.model_version,
+                           "timestamp": self.timestamp})
+
+
+def split_pair(raw: str, first, second):
+    """Parse a ring entry `a|b` into (first(a), second(b))."""
+    a, b = raw.split("|", 1)
+    return first(a), second(b)
+
+
+@dataclass
+class RegionState:
+    """Everything the store holds about one region, read in one go."""
+
+    predictions: int = 0
+    requests: int = 0
+    errors: int = 0
+    anomalous: int = 0
+    last_prediction_at: float | None = None
+    by_version: dict[str, int] = field(default_factory=dict)
+    anomalies_by_kind: dict[str, int] = field(default_factory=dict)
+    window: list[tuple[float, str]] = field(default_factory=list)
+    """Recent predictions (price, model version), oldest first."""
+    latencies: list[tuple[float, int]] = field(default_factory=list)
+    """Recent requests (latency ms, status), oldest first."""
+    recent_anomalies: list[dict] = field(default_factory=list)
+    """Most recent first."""
+
+
+class MonitorStore(abc.ABC):
+    """Atomic recording in one round trip; consistent reads for every worker."""
+
+    def __init__(self, window_size: int, anomaly_history: int) -> None:
+        self.window_size = window_size
+        self.anomaly_history = anomaly_history
+
+    @abc.abstractmethod
+    def record(self, observation: Observation) -> None:
+        """Record one request atomically; raise on any store failure."""
+
+    @abc.abstractmethod
+    def read(self, region: str) -> RegionState:
+        """Return the region's state; raise on any store failure."""
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Raise unless the store answers."""
+
+    @property
+    @abc.abstractmethod
+    def kind(self) -> str:
+        """A short name for logs and /ready: "redis" or "sqlite"."""
