@@ -8,16 +8,25 @@ Tracebacks never leave the server: clients get the error envelope only.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
 import structlog
 from gunicorn.glogging import Logger as _GunicornLogger
 
+
+def add_pid(_logger, _method, event: dict) -> dict:
+    """Name the process: with several Gunicorn workers, which one wrote the line matters."""
+    event["pid"] = os.getpid()
+    return event
+
+
 _SHARED_PROCESSORS: list = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
+    add_pid,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
     structlog.stdlib.ExtraAdder(),
 ]

@@ -1,0 +1,67 @@
+"""Monitoring fixtures: a real Redis (the machine's, else a throwaway one) and both stores."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+
+import pytest
+import redis
+from pytest_redis import factories
+
+from kosprice.monitoring.redis_store import RedisStore
+from kosprice.monitoring.sqlite_store import SqliteStore
+from tests.conftest import IN_CI
+
+throwaway_redis = factories.redis_proc(
+    port=None, executable=shutil.which("redis-server") or "/usr/bin/redis-server")
+
+
+def _reachable(url: str) -> bool:
+    try:
+        return redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url(request) -> str:
+    """A real Redis server: TEST_REDIS_URL or 127.0.0.1:6379, else one started for the run.
+
+    With CI=true a missing Redis fails the run instead of skipping.
+    """
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if _reachable(url):
+        return url
+    if shutil.which("redis-server"):
+        server = request.getfixturevalue("throwaway_redis")
+        return f"redis://{server.host}:{server.port}/0"
+    message = f"no Redis at {url} and no redis-server binary to start one"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def store_prefix(redis_url):
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    prefix = f"kosprice-test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+
+
+def make_store(kind: str, request, tmp_path, window_size: int = 100, anomaly_history: int = 10):
+    if kind == "redis":
+        prefix = request.getfixturevalue("store_prefix")
+        return RedisStore(request.getfixturevalue("redis_url"), prefix, window_size,
+                          anomaly_history, timeout=1.0)
+    return SqliteStore(tmp_path / "monitor.sqlite3", window_size, anomaly_history)
+
+
+@pytest.fixture(params=["redis", "sqlite"])
+def store_kind(request) -> str:
+    return request.param

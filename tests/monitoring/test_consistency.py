@@ -1,0 +1,75 @@
+"""Every Gunicorn worker reports the same numbers: real Gunicorn, 3 workers, real stores."""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from kosprice.features import REGIONS
+from tests.factories import LISTING
+from tests.servers import gunicorn
+
+N_PER_REGION = 15
+N = N_PER_REGION * len(REGIONS)
+READS = 6
+
+
+def metric_total(text: str, name: str, **labels: str) -> float:
+    """Sum a metric's samples whose labels include `labels`."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"^{name}(?:\{{(.*)\}})? (\S+)$", line)
+        if match and all(f'{k}="{v}"' in (match.group(1) or "") for k, v in labels.items()):
+            total += float(match.group(2))
+    return total
+
+
+@pytest.fixture(params=["redis", "sqlite"])
+def store_env(request) -> dict[str, str]:
+    if request.param == "redis":
+        return {"KOSPRICE_REDIS_URL": request.getfixturevalue("redis_url"),
+                "KOSPRICE_STORE_PREFIX": request.getfixturevalue("store_prefix")}
+    return {}
+
+
+@pytest.mark.gunicorn
+def test_all_workers_report_exactly_n(models_dir, tmp_path, store_env):
+    env = {"KOSPRICE_MODELS_DIR": str(models_dir), **store_env}
+    with gunicorn(tmp_path, env, workers=3) as server:
+        def predict(i: int) -> requests.Response:
+            region = REGIONS[i % len(REGIONS)]
+            return requests.post(f"{server.url}/predict/{region}", json=LISTING, timeout=30)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            responses = list(pool.map(predict, range(N)))
+        assert [r.status_code for r in responses] == [200] * N
+
+        for _ in range(READS):
+            for region in REGIONS:
+                monitor = requests.get(f"{server.url}/prediction-monitor/{region}").json()
+                assert monitor["count"] == N_PER_REGION
+                assert monitor["window"]["count"] == N_PER_REGION
+                anomalies = requests.get(f"{server.url}/anomaly-monitor/{region}").json()
+                assert anomalies["predictions"] == N_PER_REGION
+            latency = requests.get(f"{server.url}/latency-monitor").json()
+            assert sum(r["requests"] for r in latency["regions"].values()) == N
+            text = requests.get(f"{server.url}/metrics").text
+            assert metric_total(text, "kosprice_predictions_total") == N
+            assert metric_total(text, "flask_http_request_duration_seconds_count",
+                                path="/predict/<region>", status="200") == N
+            assert metric_total(text, "kosprice_prediction_price_rupiah_count") == N
+            assert metric_total(text, "kosprice_model_info") == len(REGIONS)  # max over workers
+        readers = worker_pids(server.output(), "GET")
+        assert len(readers) >= 2, f"every read was served by one worker: {readers}"
+
+
+def worker_pids(output: str, method: str) -> set[int]:
+    """PIDs of the workers whose access log lines show `method` requests."""
+    lines = (json.loads(line) for line in output.splitlines() if line.startswith("{"))
+    return {line["pid"] for line in lines
+            if line.get("event") == "access" and line.get("method") == method
+            and line.get("path") != "/ready"}

@@ -1,0 +1,128 @@
+"""One contract, two real stores: a real Redis server and the embedded SQLite file."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+import pytest
+import redis
+
+from kosprice.monitoring.store import Observation, RegionState
+from tests.monitoring.conftest import make_store
+
+
+def observation(i: int = 0, region: str = "yogyakarta", status: int = 200,
+                price: float | None = 1_000_000.0, version: str = "v1.0.0",
+                anomalies: tuple[str, ...] = ()) -> Observation:
+    return Observation(region=region, request_id=f"req-{i}", timestamp=1_700_000_000.0 + i,
+                       status=status, latency_ms=1.0 + i,
+                       model_version=version if price is not None else None,
+                       price=price, anomalies=anomalies)
+
+
+@pytest.fixture
+def store(store_kind, request, tmp_path):
+    return make_store(store_kind, request, tmp_path, window_size=5, anomaly_history=3)
+
+
+def test_an_unused_region_reads_as_empty(store):
+    assert store.read("jakarta_utara") == RegionState()
+
+
+def test_records_predictions_in_order_with_counters(store):
+    for i in range(3):
+        store.record(observation(i, price=1_000_000.0 + i, version=f"v1.{i % 2}.0"))
+    state = store.read("yogyakarta")
+    assert (state.predictions, state.requests, state.errors) == (3, 3, 0)
+    assert state.window == [(1_000_000.0, "v1.0.0"), (1_000_001.0, "v1.1.0"),
+                            (1_000_002.0, "v1.0.0")]
+    assert state.by_version == {"v1.0.0": 2, "v1.1.0": 1}
+    assert state.latencies == [(1.0, 200), (2.0, 200), (3.0, 200)]
+    assert state.last_prediction_at == pytest.approx(1_700_000_002.0)
+
+
+def test_failed_requests_count_as_errors_not_predictions(store):
+    store.record(observation(0))
+    store.record(observation(1, status=422, price=None))
+    state = store.read("yogyakarta")
+    assert (state.predictions, state.requests, state.errors) == (1, 2, 1)
+    assert state.latencies == [(1.0, 200), (2.0, 422)]
+    assert len(state.window) == 1
+
+
+def test_rings_are_bounded_and_counters_are_lifetime(store):
+    for i in range(12):
+        store.record(observation(i, price=float(i)))
+    state = store.read("yogyakarta")
+    assert state.predictions == 12
+    assert [price for price, _ in state.window] == [7.0, 8.0, 9.0, 10.0, 11.0]
+    assert [ms for ms, _ in state.latencies] == [8.0, 9.0, 10.0, 11.0, 12.0]
+
+
+def test_anomalies_are_counted_by_kind_and_the_latest_kept(store):
+    for i in range(5):
+        store.record(observation(i, price=float(i), anomalies=("iqr_outlier",)))
+    store.record(observation(5, price=-1.0, anomalies=("below_floor", "iqr_outlier")))
+    store.record(observation(6))
+    state = store.read("yogyakarta")
+    assert state.anomalous == 6
+    assert state.anomalies_by_kind == {"iqr_outlier": 6, "below_floor": 1}
+    assert [a["request_id"] for a in state.recent_anomalies] == ["req-5", "req-4", "req-3"]
+    assert state.recent_anomalies[0]["reasons"] == ["below_floor", "iqr_outlier"]
+    assert state.recent_anomalies[0]["value"] == -1.0
+
+
+def test_regions_do_not_mix(store):
+    store.record(observation(0, region="jakarta_pusat"))
+    assert store.read("jakarta_pusat").predictions == 1
+    assert store.read("yogyakarta").predictions == 0
+
+
+def _record_many(store, worker: int, count: int) -> None:
+    for i in range(count):
+        store.record(observation(worker * 1000 + i))
+
+
+def test_concurrent_processes_lose_nothing(store):
+    """Four forked processes record at once, as Gunicorn workers do."""
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_record_many, args=(store, w, 50)) for w in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+        assert process.exitcode == 0
+    state = store.read("yogyakarta")
+    assert (state.predictions, state.requests) == (200, 200)
+    assert len(state.window) == 5
+
+
+def test_ping(store):
+    store.ping()
+
+
+@pytest.mark.redis
+def test_redis_keys_share_a_cluster_slot_per_region(request, tmp_path):
+    store = make_store("redis", request, tmp_path)
+    store.record(observation(0, anomalies=("iqr_outlier",)))
+    keys = sorted(k.decode() for k in store.client.scan_iter(f"{store.prefix}:*"))
+    assert keys == sorted(store.keys("yogyakarta"))
+    assert all("{yogyakarta}" in key for key in keys)
+
+
+@pytest.mark.redis
+def test_redis_recording_is_one_round_trip(request, tmp_path, monkeypatch):
+    store = make_store("redis", request, tmp_path)
+    store.record(observation(0))  # loads the script
+    calls = []
+    original = redis.Redis.execute_command
+
+    def counting(self, *args, **kwargs):
+        calls.append(args[0])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    started = time.perf_counter()
+    store.record(observation(1, anomalies=("iqr_outlier",)))
+    assert calls == ["EVALSHA"], f"{calls} in {time.perf_counter() - started:.4f}s"
