@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kosprice.cli import models, training
+from kosprice.cli import lifecycle, models, training
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,6 +13,6 @@ def main() -> None:
     """Governed per-region rent models for Indonesian boarding houses (kos)."""
 
 
-for group in (training, models):
+for group in (training, models, lifecycle):
     for command in group.COMMANDS:
         main.add_command(command)

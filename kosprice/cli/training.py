@@ -1,18 +1,20 @@
-"""`kosprice train`: fit, evaluate and write a candidate version folder."""
+"""`kosprice train`: fit, evaluate and write a candidate version folder (never into models/)."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from kosprice.cli.common import fail, region_option, settings
-from kosprice.errors import KospriceError
+from kosprice.cli.lifecycle import echo_comparison
+from kosprice.errors import KospriceError, LifecycleError
 from kosprice.ml import training
 from kosprice.ml.artifact import save_version
+from kosprice.ml.lifecycle import HOLDOUT_FILE, Lifecycle, choose_version, compare
 from kosprice.ml.repository import ModelRepository
-from kosprice.ml.versions import FIRST
 
 
 def _progress():
@@ -33,23 +35,42 @@ def _progress():
 @click.option("--model", "estimator", type=click.Choice(sorted(training.ESTIMATORS)),
               help="Estimator (default: the region's default).")
 @click.option("--seed", type=int, default=training.SEED, show_default=True)
-def train(region: str, data: Path, out: Path | None, estimator: str | None, seed: int) -> None:
-    """Train a model for REGION from a CSV and write a version folder."""
-    root = out or settings().candidates_dir
+@click.option("--bump", type=click.Choice(["major", "minor", "patch"]),
+              help="Override the computed version bump (needs --reason); patch declares a fix.")
+@click.option("--reason", help="Why the bump is overridden (recorded in the metadata).")
+def train(region: str, data: Path, out: Path | None, estimator: str | None, seed: int,
+          bump: str | None, reason: str | None) -> None:
+    """Train a candidate for REGION from a CSV; its version follows the bump rules."""
+    config = settings()
+    root = out or config.candidates_dir
+    lc = Lifecycle.from_settings(config)
     try:
+        if root.resolve() == lc.models_dir.resolve():
+            raise LifecycleError("candidates never go into the production models directory; "
+                                 "promote them with `kosprice promote`")
+        if bump and not (reason or "").strip():
+            raise LifecycleError("--bump needs --reason: the override is recorded in the metadata")
         result = training.train(region, data, estimator, seed, progress=_progress())
+        production = lc.serving(region)
+        comparison = compare(region, result.model, result.metadata, result.holdout, production)
+        version, versioning = choose_version(
+            comparison, None if production is None else production.version,
+            lc.used_versions(region, root), bump, reason)
     except KospriceError as exc:
         raise fail(exc) from None
-    existing = ModelRepository(root).versions(region)
-    version = existing[-1].bump("major") if existing else FIRST
     result.metadata["model_version"] = str(version)
+    result.metadata["versioning"] = versioning
     target = ModelRepository(root).version_dir(region, version)
     save_version(target, result.model, result.metadata,
-                 [("holdout.csv", result.holdout.to_csv(index=False).encode())])
+                 [(HOLDOUT_FILE, result.holdout.to_csv(index=False).encode())])
+    echo_comparison(replace(comparison, candidate=replace(comparison.candidate,
+                                                          version=str(version))))
     m = result.metadata["metrics"]
     click.echo(f"{region} {version} {result.metadata['model_type']}: R² {m['r2']:.4f}  "
-               f"MAE {m['mae']:,.0f}  RMSE {m['rmse']:,.0f}  MAPE {m['mape']:.2%}")
-    click.echo(f"written to {target}")
+               f"MAE {m['mae']:,.0f}  RMSE {m['rmse']:,.0f}  MAPE {m['mape']:.2%}  "
+               f"(bump: {versioning['bump']}{', override' if versioning['override'] else ''})")
+    click.echo(f"candidate written to {target}; review it with "
+               f"`kosprice compare --region {region} --candidate {version}`")
 
 
 COMMANDS = [train]

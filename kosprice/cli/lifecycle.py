@@ -1,0 +1,133 @@
+"""`kosprice compare | promote | rollback | versions | audit`: the governed model lifecycle.
+
+Promotion is always a person's decision: these commands check, compare and record, and
+`make reload` then makes the running service serve what production holds.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from kosprice.cli.common import fail, region_option, settings
+from kosprice.errors import KospriceError
+from kosprice.features import REGIONS
+from kosprice.ml.lifecycle import Comparison, Lifecycle, comparison_table
+
+approved_by_option = click.option("--approved-by", required=True,
+                                  help="Who approved this change (recorded in the audit log).")
+reason_option = click.option("--reason", required=True,
+                             help="Why (recorded in the audit log).")
+RELOAD_HINT = "run `make reload` to have the running service serve it"
+
+
+def lifecycle() -> Lifecycle:
+    return Lifecycle.from_settings(settings())
+
+
+def echo_comparison(comparison: Comparison) -> None:
+    click.echo(f"{comparison.region}: scored on the candidate's {comparison.rows} held-out rows")
+    for line in comparison_table(comparison):
+        click.echo(line)
+    click.echo(f"verdict: {comparison.verdict}; implied bump: "
+               f"{comparison.implied_bump or 'none'} - {comparison.explanation}")
+
+
+def echo_recovered(lc: Lifecycle) -> None:
+    for message in lc.recover():
+        click.echo(f"recovered: {message}", err=True)
+
+
+@click.command()
+@region_option
+@click.option("--candidate", "version", required=True, help="Candidate version, e.g. v1.1.0.")
+def compare(region: str, version: str) -> None:
+    """Compare a candidate with production on the same held-out rows; write a report."""
+    try:
+        comparison, paths = lifecycle().compare(region, version)
+    except KospriceError as exc:
+        raise fail(exc) from None
+    echo_comparison(comparison)
+    click.echo(f"report: {paths[0].parent}")
+
+
+@click.command()
+@region_option
+@click.option("--version", required=True, help="Candidate version to promote, e.g. v1.1.0.")
+@approved_by_option
+@reason_option
+@click.option("--force", is_flag=True,
+              help="Promote even when worse than production (the reason is recorded).")
+def promote(region: str, version: str, approved_by: str, reason: str, force: bool) -> None:
+    """Copy an approved candidate into production and record it in the audit log."""
+    lc = lifecycle()
+    try:
+        record = lc.promote(region, version, approved_by, reason, force=force)
+    except KospriceError as exc:
+        raise fail(exc) from None
+    forced = " (forced)" if record["forced"] else ""
+    click.echo(f"promoted {region} {record['from_version'] or '(none)'} -> "
+               f"{record['to_version']}{forced}; {RELOAD_HINT}")
+
+
+@click.command()
+@region_option
+@click.option("--to", "to", help="Version to serve again (default: the previous one).")
+@approved_by_option
+@reason_option
+def rollback(region: str, to: str | None, approved_by: str, reason: str) -> None:
+    """Archive the newer production version(s) so an older one serves again."""
+    lc = lifecycle()
+    try:
+        record = lc.rollback(region, approved_by, reason, to=to)
+    except KospriceError as exc:
+        raise fail(exc) from None
+    click.echo(f"rolled back {region} {record['from_version']} -> {record['to_version']}; "
+               f"archived {', '.join(record['retired'])}; {RELOAD_HINT}")
+
+
+def _warn_pending(lc: Lifecycle) -> None:
+    for journal in lc.pending():
+        click.echo(f"warning: an interrupted promote/rollback ({journal.name}) completes on "
+                   "the next promote or rollback", err=True)
+
+
+@click.command()
+@click.option("--region", type=click.Choice(REGIONS), help="Only this region.")
+def versions(region: str | None) -> None:
+    """List production, candidate and archived versions; `*` marks the serving one."""
+    lc = lifecycle()
+    _warn_pending(lc)
+    for name in [region] if region else REGIONS:
+        listing = lc.listing(name)
+        production = [f"*{v}" if v == listing.serving else str(v) for v in listing.production]
+        click.echo(f"{name}")
+        click.echo(f"  production: {' '.join(production) or '-'}")
+        click.echo(f"  candidates: {' '.join(map(str, listing.candidates)) or '-'}")
+        click.echo(f"  archived:   {' '.join(map(str, listing.archived)) or '-'}")
+
+
+@click.command()
+@click.option("--region", type=click.Choice(REGIONS), help="Only this region.")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON Lines records.")
+def audit(region: str | None, as_json: bool) -> None:
+    """Print the promotion and rollback trail, oldest first."""
+    lc = lifecycle()
+    _warn_pending(lc)
+    for record in lc.history(region):
+        if as_json:
+            click.echo(json.dumps(record, ensure_ascii=False))
+            continue
+        mae = record.get("metrics", {})
+        before = (mae.get("from") or {}).get("mae")
+        after = (mae.get("to") or {}).get("mae")
+        change = f"MAE {before:,.0f} -> {after:,.0f}" if before is not None else (
+            f"MAE {after:,.0f}" if after is not None else "")
+        click.echo(f"{record['at']}  {record['action']:<8} {record['region']:<16} "
+                   f"{record['from_version'] or '(none)'} -> {record['to_version']}"
+                   f"{'  FORCED' if record.get('forced') else ''}  by {record['approved_by']}: "
+                   f"{record['reason']}  [{change}]")
+
+
+COMMANDS = [compare, promote, rollback, versions, audit]
