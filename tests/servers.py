@@ -1,7 +1,8 @@
-"""Real servers for tests: Gunicorn running the service, and a throwaway redis-server."""
+"""Real servers for tests: Gunicorn running the service, a throwaway redis-server, Prometheus."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -128,3 +129,83 @@ class RedisServer:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+
+def require_binary(name: str, package: str) -> str:
+    """Return the path of a system binary; skip the test without it (fail under CI=true)."""
+    import pytest
+
+    path = shutil.which(name)
+    if path:
+        return path
+    message = (f"`{name}` is not installed (Debian package `{package}`; "
+               f"`make system-deps` installs it as root)")
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+class Prometheus:
+    """A real Prometheus scraping `targets` every second, evaluating `rule_files`."""
+
+    def __init__(self, tmp: Path, targets: list[str], rule_files: list[Path] = (),
+                 job: str = "kosprice") -> None:
+        self.binary = shutil.which("prometheus")
+        if not self.binary:
+            raise FileNotFoundError("prometheus is not installed")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.dir = tmp / f"prometheus-server-{self.port}"
+        self.dir.mkdir(parents=True)
+        config = {  # JSON is YAML
+            "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
+                       "evaluation_interval": "1s"},
+            "rule_files": [str(path) for path in rule_files],
+            "scrape_configs": [{"job_name": job, "static_configs": [{"targets": targets}]}],
+        }
+        self.config_path = self.dir / "prometheus.yml"
+        self.config_path.write_text(json.dumps(config, indent=2))
+        self.log_path = self.dir / "prometheus.out"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Prometheus:
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [self.binary, f"--config.file={self.config_path}",
+             f"--storage.tsdb.path={self.dir / 'data'}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+            cwd=self.dir, stdout=self._log, stderr=subprocess.STDOUT)
+        wait_until(self._ready, timeout=30, what=f"prometheus on {self.url}")
+        return self
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"prometheus exited with {self.process.returncode}:\n"
+                               + self.log_path.read_text(errors="replace"))
+        try:
+            return requests.get(self.url + "/-/ready", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def api(self, endpoint: str, **params) -> dict:
+        """Call the HTTP API; return `data`, raising on an error status."""
+        response = requests.get(f"{self.url}/api/v1/{endpoint}", params=params, timeout=10)
+        body = response.json()
+        if body.get("status") != "success":
+            raise AssertionError(f"{endpoint} {params}: {body.get('errorType')}: "
+                                 f"{body.get('error')}")
+        return body["data"]
+
+    def query(self, expr: str) -> list[dict]:
+        """Evaluate an instant query now; return its result vector."""
+        return self.api("query", query=expr)["result"]
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
