@@ -8,7 +8,8 @@ from typing import Literal
 
 Bump = Literal["major", "minor", "patch"]
 
-_PATTERN = re.compile(r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+# fullmatch, and [0-9] rather than \d: "v1.0.0\n" or non-ASCII digits are not versions.
+_PATTERN = re.compile(r"v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 
 
 @dataclass(frozen=True, order=True)
@@ -20,14 +21,14 @@ class Version:
     @classmethod
     def parse(cls, text: str) -> "Version":
         """Parse `vX.Y.Z`; raise ValueError for anything else (no leading zeros, no suffix)."""
-        match = _PATTERN.match(text)
+        match = _PATTERN.fullmatch(text) if isinstance(text, str) else None
         if not match:
             raise ValueError(f"{text!r} is not a version of the form vMAJOR.MINOR.PATCH")
         return cls(*(int(part) for part in match.groups()))
 
     @classmethod
     def is_valid(cls, text: str) -> bool:
-        return bool(_PATTERN.match(text))
+        return isinstance(text, str) and bool(_PATTERN.fullmatch(text))
 
     def bump(self, kind: Bump) -> "Version":
         if kind == "major":
