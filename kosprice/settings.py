@@ -8,6 +8,7 @@ with a message naming the variable.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -24,6 +25,20 @@ def _positive_int(raw: str) -> int:
     if value <= 0:
         raise ValueError("must be a positive integer")
     return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be 0 or a positive integer")
+    return value
+
+
+def _path(raw: str) -> Path:
+    # An empty value would silently mean the current directory.
+    if not raw:
+        raise ValueError("must not be empty")
+    return Path(raw)
 
 
 def _positive_float(raw: str) -> float:
@@ -60,7 +75,9 @@ def _price_limits(raw: str) -> dict[str, tuple[float, float]]:
         if region not in REGIONS:
             raise ValueError(f"unknown region {region!r}")
         if (not isinstance(pair, list) or len(pair) != 2
-                or not all(isinstance(v, (int, float)) for v in pair) or not 0 <= pair[0] < pair[1]):
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                           and math.isfinite(v) for v in pair)
+                or not 0 <= pair[0] < pair[1]):
             raise ValueError(f"{region}: expected [floor, ceiling] with 0 <= floor < ceiling")
         limits[region] = (float(pair[0]), float(pair[1]))
     return limits
@@ -75,24 +92,24 @@ def setting(env: str, default: Any, parse: Callable[[str], Any], doc: str) -> An
 
 @dataclass(frozen=True)
 class Settings:
-    models_dir: Path = setting("MODELS_DIR", Path("models"), Path,
+    models_dir: Path = setting("MODELS_DIR", Path("models"), _path,
                                "Production model versions: {region}/vX.Y.Z/")
-    candidates_dir: Path = setting("CANDIDATES_DIR", Path("candidates"), Path,
+    candidates_dir: Path = setting("CANDIDATES_DIR", Path("candidates"), _path,
                                    "Where `kosprice train` writes candidate versions")
-    archive_dir: Path = setting("ARCHIVE_DIR", Path("archive"), Path,
+    archive_dir: Path = setting("ARCHIVE_DIR", Path("archive"), _path,
                                 "Where rollback moves retired versions (nothing is deleted)")
-    audit_log: Path = setting("AUDIT_LOG", Path("models/audit.jsonl"), Path,
+    audit_log: Path = setting("AUDIT_LOG", Path("models/audit.jsonl"), _path,
                               "Append-only JSON Lines trail of promotions and rollbacks")
-    log_dir: Path = setting("LOG_DIR", Path("logs"), Path,
+    log_dir: Path = setting("LOG_DIR", Path("logs"), _path,
                             "Directory for kosprice.log and error.log")
     log_level: str = setting("LOG_LEVEL", "INFO", _log_level, "Minimum level logged")
-    workers: int = setting("WORKERS", 0, int,
+    workers: int = setting("WORKERS", 0, _non_negative_int,
                            "Gunicorn workers; 0 picks one per CPU (at least 2)")
     max_content_length: int = setting("MAX_CONTENT_LENGTH", 16 * 1024, _positive_int,
                                       "Largest accepted request body, bytes (larger: 413)")
     redis_url: str | None = setting("REDIS_URL", None, _optional_url,
                                     "Monitoring store; unset: the embedded SQLite store")
-    state_dir: Path = setting("STATE_DIR", Path("state"), Path,
+    state_dir: Path = setting("STATE_DIR", Path("state"), _path,
                               "Embedded store's directory (used when REDIS_URL is unset)")
     store_prefix: str = setting("STORE_PREFIX", "kosprice", str, "Key prefix in the store")
     window_size: int = setting("WINDOW_SIZE", 10_000, _positive_int,
