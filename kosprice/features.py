@@ -6,6 +6,8 @@ nothing else in kosprice may spell out a feature name, bound or allowed value.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Literal, Mapping
 
@@ -38,12 +40,14 @@ class Feature:
             return value in self.choices
         if self.kind == "flag":
             return value in (0, 1)
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
+        # numbers.Real admits numpy scalars (pandas hands them over); NaN and inf never fit.
+        if (not isinstance(value, numbers.Real) or isinstance(value, bool)
+                or not math.isfinite(value)):
             return False
         if self.minimum is not None:
             if value < self.minimum or (self.exclusive_minimum and value == self.minimum):
                 return False
-        return self.maximum is None or value <= self.maximum
+        return self.maximum is None or bool(value <= self.maximum)
 
 
 def _flag(name: str, description: str) -> Feature:
