@@ -89,6 +89,8 @@ def read_listings(path: Path) -> tuple[pd.DataFrame, str]:
         else:
             converted = pd.to_numeric(frame[column], errors="coerce")
             bad = converted.isna()
+            if column == TARGET:  # a rent of 0 or less is a placeholder, never a price
+                bad |= converted <= 0
             frame[column] = converted
         if bad.any():
             rows = ", ".join(str(i + 2) for i in frame.index[bad][:5])
@@ -140,6 +142,18 @@ def model_inputs(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     """Return the model's input columns, derived features included, in `features` order."""
     rows = [derive(record, features) for record in frame.to_dict("records")]
     return pd.DataFrame(rows, columns=features)
+
+
+def price_strata(prices: pd.Series, q: int = 5) -> pd.Series:
+    """Label each row with its price quintile, for a stratified split.
+
+    Tied prices can merge quintile edges and leave a stratum of one row, which
+    `train_test_split` refuses; ranking first breaks the ties into equal-sized strata.
+    """
+    strata = pd.qcut(prices, q=q, labels=False, duplicates="drop")
+    if strata.value_counts().min() < 2:
+        strata = pd.qcut(prices.rank(method="first"), q=q, labels=False)
+    return strata
 
 
 def score(y_true, y_pred) -> dict[str, float]:
@@ -194,7 +208,7 @@ def train(region: str, data: Path, estimator_name: str | None = None, seed: int 
 
     inputs = model_inputs(frame, features)
     prices = frame[TARGET].astype(float)
-    strata = pd.qcut(prices, q=5, labels=False, duplicates="drop")
+    strata = price_strata(prices)
     x_train, x_test, y_train, y_test = train_test_split(
         inputs, prices, test_size=TEST_SIZE, random_state=seed, stratify=strata)
 
