@@ -99,6 +99,8 @@ def check_version(folder: Path, region: str) -> tuple[list[Problem], LoadedModel
         return problems, None
     try:
         metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return problem(f"cannot be read ({exc.strerror})", metadata_path)
     except (ValueError, UnicodeDecodeError) as exc:
         return problem(f"not valid JSON ({exc})", metadata_path)
     if not isinstance(metadata, dict):
@@ -117,14 +119,17 @@ def check_version(folder: Path, region: str) -> tuple[list[Problem], LoadedModel
         problem(f"trained with scikit-learn {metadata['sklearn_version']}, running "
                 f"{sklearn.__version__}; cross-version loading is unsupported", metadata_path)
     features = metadata["features"]
-    unknown = [f for f in features if f not in FEATURES] if isinstance(features, list) else None
-    if unknown is None or not features:
+    if (not isinstance(features, list) or not features
+            or not all(isinstance(f, str) for f in features)):
         problem("features must be a non-empty list of feature names", metadata_path)
-    elif unknown:
+    elif unknown := [f for f in features if f not in FEATURES]:
         problem(f"feature(s) not in the catalogue: {', '.join(unknown)}", metadata_path)
 
     # The checksum is verified before unpickling: loading a pickle runs code from it.
-    actual = sha256_file(model_path)
+    try:
+        actual = sha256_file(model_path)
+    except OSError as exc:
+        return problem(f"cannot be read ({exc.strerror})", model_path)
     if actual != metadata["model_sha256"]:
         return problem(f"sha256 {actual} does not match metadata "
                        f"{metadata['model_sha256']!r}; refusing to unpickle", model_path)

@@ -1,0 +1,272 @@
+"""Startup integrity validation: one test per failure kind, artifacts built in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kosprice.errors import IntegrityError
+from kosprice.features import REGIONS
+from kosprice.ml.artifact import METADATA_FILE, MODEL_FILE
+from kosprice.ml.registry import ModelRegistry
+from kosprice.ml.repository import ModelRepository, load_or_fail, validate
+from kosprice.ml.versions import Version
+
+REGION = "yogyakarta"
+
+
+def version_dir(models_dir: Path, version: str = "v1.0.0", region: str = REGION) -> Path:
+    return models_dir / region / version
+
+
+def edit_metadata(folder: Path, **changes) -> None:
+    path = folder / METADATA_FILE
+    metadata = json.loads(path.read_text())
+    for key, value in changes.items():
+        if value is ...:
+            del metadata[key]
+        else:
+            metadata[key] = value
+    path.write_text(json.dumps(metadata))
+
+
+def copy_version(models_dir: Path, name: str, region: str = REGION,
+                 fix_metadata: bool = True) -> Path:
+    """Copy the region's v1.0.0 to `name`, with a matching model_version when asked."""
+    target = Path(shutil.copytree(version_dir(models_dir, region=region),
+                                  models_dir / region / name))
+    if fix_metadata:
+        edit_metadata(target, model_version=name)
+    return target
+
+
+def only_problem(models_dir: Path):
+    problems, _ = validate(models_dir)
+    assert len(problems) == 1, [str(p) for p in problems]
+    return problems[0]
+
+
+class MarkerPickle:
+    """Unpickling this creates `marker`: proof that a pickle's code ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+# --- the clean case -------------------------------------------------------------------
+
+def test_valid_models_have_no_problems_and_serve_every_region(models_dir):
+    problems, serving = validate(models_dir)
+    assert problems == []
+    assert sorted(serving) == list(REGIONS)
+    assert all(model.version == Version(1, 0, 0) for model in serving.values())
+    assert serving[REGION].metadata["region"] == REGION
+
+
+# --- one test per failure kind ----------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["v1.0", "1.0.0", "v01.0.0", "v1.0.0-rc1", "latest"])
+def test_invalid_version_folder_name(models_dir, name):
+    copy_version(models_dir, name, fix_metadata=False)
+    problem = only_problem(models_dir)
+    assert problem.path == models_dir / REGION / name
+    assert "not a version of the form vMAJOR.MINOR.PATCH" in problem.reason
+
+
+def test_model_version_differs_from_the_folder(models_dir):
+    folder = copy_version(models_dir, "v1.1.0", fix_metadata=False)
+    problem = only_problem(models_dir)
+    assert problem.path == folder / METADATA_FILE
+    assert problem.reason == "model_version 'v1.0.0' does not match the folder 'v1.1.0'"
+
+
+def test_metadata_region_differs_from_the_region_folder(models_dir):
+    edit_metadata(version_dir(models_dir), region="jakarta_pusat")
+    problem = only_problem(models_dir)
+    assert problem.path == version_dir(models_dir) / METADATA_FILE
+    assert problem.reason == "region 'jakarta_pusat' does not match the folder 'yogyakarta'"
+
+
+def test_sha256_mismatch_is_refused_before_unpickling(models_dir, tmp_path):
+    # Control: this pickle really does run code when it is loaded.
+    control = tmp_path / "control-marker"
+    pickle.loads(pickle.dumps(MarkerPickle(control)))
+    assert control.exists()
+
+    marker = tmp_path / "marker"
+    (version_dir(models_dir) / MODEL_FILE).write_bytes(pickle.dumps(MarkerPickle(marker)))
+    problem = only_problem(models_dir)
+    assert problem.path == version_dir(models_dir) / MODEL_FILE
+    assert "does not match metadata" in problem.reason
+    assert "refusing to unpickle" in problem.reason
+    assert not marker.exists()
+
+
+def test_model_type_differs_from_the_estimator(models_dir):
+    edit_metadata(version_dir(models_dir), model_type="RandomForestRegressor")
+    problem = only_problem(models_dir)
+    assert problem.path == version_dir(models_dir) / MODEL_FILE
+    assert problem.reason == "model is a Ridge, metadata says 'RandomForestRegressor'"
+
+
+def test_features_differ_from_the_model_feature_names(models_dir):
+    features = json.loads((version_dir(models_dir) / METADATA_FILE).read_text())["features"]
+    swapped = [features[1], features[0], *features[2:]]
+    edit_metadata(version_dir(models_dir), features=swapped)
+    problem = only_problem(models_dir)
+    assert problem.path == version_dir(models_dir) / MODEL_FILE
+    assert f"model expects features {features}, metadata lists {swapped}" == problem.reason
+
+
+def test_feature_outside_the_catalogue(models_dir):
+    features = json.loads((version_dir(models_dir) / METADATA_FILE).read_text())["features"]
+    edit_metadata(version_dir(models_dir), features=[*features, "is_kolam_renang"])
+    problem = only_problem(models_dir)
+    assert problem.path == version_dir(models_dir) / METADATA_FILE
+    assert problem.reason == "feature(s) not in the catalogue: is_kolam_renang"
+
+
+@pytest.mark.parametrize("features", [[], "luas_kamar", [1, 2], [["luas_kamar"]], None])
+def test_features_must_be_a_list_of_names(models_dir, features):
+    edit_metadata(version_dir(models_dir), features=features)
+    problem = only_problem(models_dir)
+    assert problem.reason == "features must be a non-empty list of feature names"
+
+
+def test_scikit_learn_version_differs_from_the_running_one(models_dir):
+    edit_metadata(version_dir(models_dir), sklearn_version="0.24.2")
+    problem = only_problem(models_dir)
+    assert problem.path == version_dir(models_dir) / METADATA_FILE
+    assert "trained with scikit-learn 0.24.2" in problem.reason
+    assert "cross-version loading is unsupported" in problem.reason
+
+
+@pytest.mark.parametrize("name", [MODEL_FILE, METADATA_FILE])
+def test_missing_artifact_file(models_dir, name):
+    (version_dir(models_dir) / name).unlink()
+    problem = only_problem(models_dir)
+    assert problem.path == version_dir(models_dir) / name
+    assert problem.reason == "missing"
+
+
+def test_metadata_is_not_valid_json(models_dir):
+    (version_dir(models_dir) / METADATA_FILE).write_text('{"region": "yogyakarta",')
+    problem = only_problem(models_dir)
+    assert problem.path == version_dir(models_dir) / METADATA_FILE
+    assert problem.reason.startswith("not valid JSON")
+
+
+def test_metadata_is_not_a_json_object(models_dir):
+    (version_dir(models_dir) / METADATA_FILE).write_text('["yogyakarta"]')
+    assert only_problem(models_dir).reason == "must hold a JSON object"
+
+
+def test_metadata_keys_missing(models_dir):
+    edit_metadata(version_dir(models_dir), model_sha256=..., trained_at=...)
+    problem = only_problem(models_dir)
+    assert problem.path == version_dir(models_dir) / METADATA_FILE
+    assert problem.reason == "missing key(s): trained_at, model_sha256"
+
+
+def test_unknown_region_folder(models_dir):
+    shutil.copytree(version_dir(models_dir), models_dir / "bali" / "v1.0.0")
+    problem = only_problem(models_dir)
+    assert problem.path == models_dir / "bali"
+    assert problem.reason.startswith("unknown region (expected one of jakarta_pusat")
+
+
+def test_region_with_no_version(models_dir):
+    shutil.rmtree(version_dir(models_dir))
+    problem = only_problem(models_dir)
+    assert problem.path == models_dir / REGION
+    assert problem.reason == "no version folders"
+
+
+def test_region_folder_missing(models_dir):
+    shutil.rmtree(models_dir / REGION)
+    problem = only_problem(models_dir)
+    assert problem.path == models_dir / REGION
+    assert problem.reason == "no model for this region"
+
+
+def test_a_stray_file_among_version_folders(models_dir):
+    (models_dir / REGION / "notes.txt").write_text("trained on Tuesday")
+    problem = only_problem(models_dir)
+    assert problem.path == models_dir / REGION / "notes.txt"
+    assert "unexpected file" in problem.reason
+
+
+def test_models_directory_missing(tmp_path):
+    problems, serving = validate(tmp_path / "nowhere")
+    assert [(p.path, p.reason) for p in problems] == [
+        (tmp_path / "nowhere", "models directory does not exist")]
+    assert serving == {}
+
+
+# --- every problem, not only the first ---------------------------------------------------
+
+def test_every_problem_is_reported(models_dir, tmp_path):
+    yogya = version_dir(models_dir)
+    edit_metadata(yogya, model_version="v9.9.9", region="jakarta_utara")
+    pusat = version_dir(models_dir, region="jakarta_pusat")
+    (pusat / MODEL_FILE).write_bytes(pickle.dumps(MarkerPickle(tmp_path / "marker")))
+    (version_dir(models_dir, region="jakarta_selatan") / METADATA_FILE).unlink()
+    utara = version_dir(models_dir, region="jakarta_utara")
+    utara.rename(utara.with_name("v2"))
+
+    problems, _ = validate(models_dir)
+    found = {(p.path, p.reason.split(" ")[0]) for p in problems}
+    assert found == {
+        (yogya / METADATA_FILE, "model_version"),
+        (yogya / METADATA_FILE, "region"),
+        (pusat / MODEL_FILE, "sha256"),
+        (version_dir(models_dir, region="jakarta_selatan") / METADATA_FILE, "missing"),
+        (models_dir / "jakarta_utara" / "v2", "folder"),
+    }
+    with pytest.raises(IntegrityError) as caught:
+        load_or_fail(models_dir)
+    assert len(caught.value.problems) == 5
+    assert all(str(p) in str(caught.value) for p in problems)
+
+
+def test_an_older_broken_version_blocks_startup_too(models_dir):
+    """Older versions are rollback targets: they must validate as well."""
+    copy_version(models_dir, "v2.0.0")
+    edit_metadata(version_dir(models_dir), sklearn_version="0.0.1")  # v1.0.0
+    with pytest.raises(IntegrityError, match="v1.0.0/metadata.json: trained with scikit-learn"):
+        ModelRegistry.load(models_dir)
+
+
+# --- which version serves ------------------------------------------------------------------
+
+def test_the_highest_semantic_version_serves(models_dir):
+    for name in ("v1.9.0", "v1.10.0", "v1.2.0"):
+        copy_version(models_dir, name)
+    problems, serving = validate(models_dir)
+    assert problems == []
+    assert serving[REGION].version == Version(1, 10, 0)
+    assert serving[REGION].metadata["model_version"] == "v1.10.0"
+    repository = ModelRepository(models_dir)
+    assert [str(v) for v in repository.versions(REGION)] == [
+        "v1.0.0", "v1.2.0", "v1.9.0", "v1.10.0"]
+    assert repository.serving_version(REGION) == Version(1, 10, 0)
+    assert ModelRegistry.load(models_dir).get(REGION).version == Version(1, 10, 0)
+
+
+def test_dot_prefixed_work_in_progress_folders_are_ignored(models_dir):
+    half_written = models_dir / REGION / ".v2.0.0.k3j4h5"
+    half_written.mkdir()
+    (half_written / MODEL_FILE).write_bytes(b"half a pickle")
+    (models_dir / ".tmp-promotion").mkdir()
+    (models_dir / "audit.jsonl").write_text("{}\n")  # plain files at the top are fine too
+    problems, serving = validate(models_dir)
+    assert problems == []
+    assert serving[REGION].version == Version(1, 0, 0)
+    assert ModelRepository(models_dir).versions(REGION) == [Version(1, 0, 0)]
