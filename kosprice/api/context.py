@@ -9,12 +9,13 @@ import structlog
 from flask import Flask, Response, g, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_WELL_FORMED = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_WELL_FORMED = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 def request_id_from(header: str | None) -> str:
     """Trust a client's request ID only when it is well formed; otherwise make one."""
-    if header and _WELL_FORMED.match(header):
+    # fullmatch: `$` would let a trailing newline through into the response header.
+    if header and _WELL_FORMED.fullmatch(header):
         return header
     return str(uuid.uuid4())
 
