@@ -12,10 +12,10 @@ REGIONS := jakarta_pusat jakarta_selatan jakarta_utara yogyakarta
 export HOST PORT
 export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/state/prometheus
 
-.PHONY: help install system-deps run test lint validate train lock
+.PHONY: help install system-deps run test e2e lint validate train lock compose-up compose-down
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed ## Create the virtualenv and install the locked dependencies
 $(VENV)/.installed: requirements.lock setup.cfg pyproject.toml
@@ -26,20 +26,32 @@ $(VENV)/.installed: requirements.lock setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-system-deps: ## Install the Debian packages the tests use (redis-server), when missing
+system-deps: ## Install the Debian packages the tests use (redis-server, prometheus, docker-compose)
 	@bash deploy/system-deps.sh
 
 run: install ## Serve the shipped models with Gunicorn on $HOST:$PORT
 	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
 
-test: install system-deps ## Run the whole test suite
-	$(BIN)/pytest
+test: install system-deps ## Run the test suite (all but end-to-end: make e2e)
+	$(BIN)/pytest -m "not e2e"
+
+e2e: install system-deps ## End-to-end: a real Prometheus scrapes a real multi-worker Gunicorn
+	$(BIN)/pytest -m e2e tests/e2e
 
 lint: install ## Check style with ruff
 	$(BIN)/ruff check kosprice tests deploy wsgi.py
 
 validate: install ## Run the startup integrity checks on models/
 	$(BIN)/kosprice validate
+
+# The docker-compose.yml stack; the `docker compose` plugin when present, else docker-compose.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
+
+compose-up: ## Build and start API, Redis, Prometheus and Grafana (docker-compose.yml)
+	$(COMPOSE) up -d --build
+
+compose-down: ## Stop the compose stack (named volumes are kept)
+	$(COMPOSE) down
 
 lock: ## Re-resolve requirements.lock from the ranges in setup.cfg
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock

@@ -1,0 +1,57 @@
+"""End-to-end fixtures: a real multi-worker Gunicorn kosprice scraped by a real Prometheus."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.promql import ROOT
+from tests.servers import Gunicorn, Prometheus, free_port, require_binary
+
+ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "e2e: starts real services (Gunicorn, Prometheus); run with `make e2e`")
+
+
+@pytest.fixture(scope="module")
+def e2e_tmp(tmp_path_factory):
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+def kosprice(pristine_models, e2e_tmp):
+    """Three Gunicorn workers on the shipped settings (embedded monitoring store)."""
+    server = Gunicorn(e2e_tmp / "healthy", {"KOSPRICE_MODELS_DIR": str(pristine_models)},
+                      workers=3)
+    server.log_path.parent.mkdir(parents=True, exist_ok=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def degraded_kosprice(pristine_models, e2e_tmp):
+    """Two workers whose Redis never answers and whose yogyakarta limits flag every price.
+
+    Metrics that appear only once something goes wrong (store errors, anomalies) show up here.
+    """
+    server = Gunicorn(e2e_tmp / "degraded", {
+        "KOSPRICE_MODELS_DIR": str(pristine_models),
+        "KOSPRICE_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "KOSPRICE_PRICE_LIMITS": '{"yogyakarta": [0, 1]}',
+    }, workers=2)
+    server.log_path.parent.mkdir(parents=True, exist_ok=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def prometheus(kosprice, e2e_tmp):
+    """Prometheus scraping the healthy server every second, with the shipped alert rules."""
+    require_binary("prometheus", "prometheus")
+    server = Prometheus(e2e_tmp, [f"127.0.0.1:{kosprice.port}"], rule_files=[ALERTS]).start()
+    yield server
+    server.stop()
