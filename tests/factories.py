@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import random
+import shutil
 from pathlib import Path
 
 from kosprice.features import AMENITY_FLAGS, CSV_COLUMNS, REGIONS
@@ -63,3 +65,25 @@ def build_models(root: Path, tmp: Path, regions=REGIONS, version: str = "v1.0.0"
                          synthetic_rows(seed=i, base=1_000_000 + 250_000 * i))
         train_version(root, region, data, version)
     return root
+
+
+def edit_metadata(version_dir: Path, **changes) -> dict:
+    """Rewrite a version's metadata.json: set keys, or delete those given `...`."""
+    path = version_dir / "metadata.json"
+    metadata = json.loads(path.read_text(encoding="utf-8"))
+    for key, value in changes.items():
+        if value is ...:
+            metadata.pop(key, None)
+        else:
+            metadata[key] = value
+    path.write_text(json.dumps(metadata), encoding="utf-8")
+    return metadata
+
+
+def copy_version(root: Path, region: str, name: str, source: str = "v1.0.0",
+                 fix_metadata: bool = True) -> Path:
+    """Copy a version folder to `name`; its model_version follows unless told otherwise."""
+    target = Path(shutil.copytree(root / region / source, root / region / name))
+    if fix_metadata:
+        edit_metadata(target, model_version=name)
+    return target

@@ -15,33 +15,13 @@ from kosprice.ml.artifact import METADATA_FILE, MODEL_FILE
 from kosprice.ml.registry import ModelRegistry
 from kosprice.ml.repository import ModelRepository, load_or_fail, validate
 from kosprice.ml.versions import Version
+from tests.factories import copy_version, edit_metadata
 
 REGION = "yogyakarta"
 
 
 def version_dir(models_dir: Path, version: str = "v1.0.0", region: str = REGION) -> Path:
     return models_dir / region / version
-
-
-def edit_metadata(folder: Path, **changes) -> None:
-    path = folder / METADATA_FILE
-    metadata = json.loads(path.read_text())
-    for key, value in changes.items():
-        if value is ...:
-            del metadata[key]
-        else:
-            metadata[key] = value
-    path.write_text(json.dumps(metadata))
-
-
-def copy_version(models_dir: Path, name: str, region: str = REGION,
-                 fix_metadata: bool = True) -> Path:
-    """Copy the region's v1.0.0 to `name`, with a matching model_version when asked."""
-    target = Path(shutil.copytree(version_dir(models_dir, region=region),
-                                  models_dir / region / name))
-    if fix_metadata:
-        edit_metadata(target, model_version=name)
-    return target
 
 
 def only_problem(models_dir: Path):
@@ -74,14 +54,14 @@ def test_valid_models_have_no_problems_and_serve_every_region(models_dir):
 
 @pytest.mark.parametrize("name", ["v1.0", "1.0.0", "v01.0.0", "v1.0.0-rc1", "latest"])
 def test_invalid_version_folder_name(models_dir, name):
-    copy_version(models_dir, name, fix_metadata=False)
+    copy_version(models_dir, REGION, name, fix_metadata=False)
     problem = only_problem(models_dir)
     assert problem.path == models_dir / REGION / name
     assert "not a version of the form vMAJOR.MINOR.PATCH" in problem.reason
 
 
 def test_model_version_differs_from_the_folder(models_dir):
-    folder = copy_version(models_dir, "v1.1.0", fix_metadata=False)
+    folder = copy_version(models_dir, REGION, "v1.1.0", fix_metadata=False)
     problem = only_problem(models_dir)
     assert problem.path == folder / METADATA_FILE
     assert problem.reason == "model_version 'v1.0.0' does not match the folder 'v1.1.0'"
@@ -238,7 +218,7 @@ def test_every_problem_is_reported(models_dir, tmp_path):
 
 def test_an_older_broken_version_blocks_startup_too(models_dir):
     """Older versions are rollback targets: they must validate as well."""
-    copy_version(models_dir, "v2.0.0")
+    copy_version(models_dir, REGION, "v2.0.0")
     edit_metadata(version_dir(models_dir), sklearn_version="0.0.1")  # v1.0.0
     with pytest.raises(IntegrityError, match="v1.0.0/metadata.json: trained with scikit-learn"):
         ModelRegistry.load(models_dir)
@@ -248,7 +228,7 @@ def test_an_older_broken_version_blocks_startup_too(models_dir):
 
 def test_the_highest_semantic_version_serves(models_dir):
     for name in ("v1.9.0", "v1.10.0", "v1.2.0"):
-        copy_version(models_dir, name)
+        copy_version(models_dir, REGION, name)
     problems, serving = validate(models_dir)
     assert problems == []
     assert serving[REGION].version == Version(1, 10, 0)
