@@ -24,6 +24,7 @@ _CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
+_GENERIC_5XX = "The server encountered an internal error."
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None) -> Response:
@@ -49,7 +50,9 @@ def _http_error(exc: HTTPException) -> Response:
 
 def _kosprice_error(exc: KospriceError) -> Response:
     if exc.status >= 500:
-        log.error("request failed", error_code=exc.code, error=exc.message)
+        # A server-side failure's message may name paths or internals: log it, don't send it.
+        log.error("request failed", error_code=exc.code, exc_info=exc)
+        return error_response(exc.status, exc.code, _GENERIC_5XX)
     return error_response(exc.status, exc.code, exc.message, exc.details)
 
 
@@ -61,7 +64,7 @@ def _validation_error(exc: marshmallow.ValidationError) -> Response:
 def _unexpected(exc: Exception) -> Response:
     original = getattr(exc, "original_exception", None) or exc
     log.error("unhandled error", exc_info=original)
-    return error_response(500, "internal_error", "The server encountered an internal error.")
+    return error_response(500, "internal_error", _GENERIC_5XX)
 
 
 def init_app(app: Flask) -> None:
