@@ -10,7 +10,6 @@ PORT ?= 8000
 DATA ?= ../shared/data/kos
 REGIONS := jakarta_pusat jakarta_selatan jakarta_utara yogyakarta
 export HOST PORT
-export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/state/prometheus
 
 .PHONY: help install system-deps run test e2e lint validate train lock compose-up compose-down
 
@@ -29,6 +28,9 @@ $(VENV)/.installed: requirements.lock setup.cfg pyproject.toml
 system-deps: ## Install the Debian packages the tests use (redis-server, prometheus, docker-compose)
 	@bash deploy/system-deps.sh
 
+# Only the served app writes multiprocess metric files; tests build their apps with a
+# fresh registry, so they must not inherit the directory (a fresh clone has none).
+run: export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/state/prometheus
 run: install ## Serve the shipped models with Gunicorn on $HOST:$PORT
 	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
 
