@@ -65,7 +65,7 @@ class Gunicorn:
             raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.output()}")
         try:
             return requests.get(self.url + "/ready", timeout=1).status_code == 200
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening, or still booting
             return False
 
     def output(self) -> str:
@@ -184,7 +184,7 @@ class Prometheus:
                                + self.log_path.read_text(errors="replace"))
         try:
             return requests.get(self.url + "/-/ready", timeout=1).status_code == 200
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             return False
 
     def api(self, endpoint: str, **params) -> dict:
