@@ -11,7 +11,7 @@ DATA ?= ../shared/data/kos
 REGIONS := jakarta_pusat jakarta_selatan jakarta_utara yogyakarta
 export HOST PORT
 
-.PHONY: help install system-deps run test e2e lint validate train lock compose-up compose-down
+.PHONY: help install system-deps run test e2e lint validate train lock compare promote rollback reload compose-up compose-down
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -45,6 +45,31 @@ lint: install ## Check style with ruff
 
 validate: install ## Run the startup integrity checks on models/
 	$(BIN)/kosprice validate
+
+# Model lifecycle: train a candidate, compare, promote (a person approves), reload.
+STATE_DIR ?= $(or $(KOSPRICE_STATE_DIR),state)
+PIDFILE ?= $(STATE_DIR)/gunicorn.pid
+TRAIN_CSV = $(if $(filter %.csv,$(DATA)),$(DATA),$(DATA)/$(REGION).csv)
+
+train: install ## Train a candidate: REGION=r [DATA=csv-or-dir MODEL=name BUMP=patch REASON=text]
+	$(BIN)/kosprice train --region "$(REGION)" --data "$(TRAIN_CSV)" $(if $(MODEL),--model "$(MODEL)") \
+		$(if $(BUMP),--bump "$(BUMP)") $(if $(REASON),--reason "$(REASON)")
+
+compare: install ## Compare a candidate with production: REGION=r VERSION=vX.Y.Z
+	$(BIN)/kosprice compare --region "$(REGION)" --candidate "$(VERSION)"
+
+promote: install ## Promote a candidate: REGION=r VERSION=vX.Y.Z APPROVED_BY=name REASON=text [FORCE=1]
+	$(BIN)/kosprice promote --region "$(REGION)" --version "$(VERSION)" \
+		--approved-by "$(APPROVED_BY)" --reason "$(REASON)" $(if $(FORCE),--force)
+
+rollback: install ## Serve an older version again: REGION=r APPROVED_BY=name REASON=text [TO=vX.Y.Z]
+	$(BIN)/kosprice rollback --region "$(REGION)" $(if $(TO),--to "$(TO)") \
+		--approved-by "$(APPROVED_BY)" --reason "$(REASON)"
+
+reload: install ## Validate models/, then HUP Gunicorn: new workers serve them, old ones finish
+	@$(BIN)/kosprice validate || { echo "models/ is invalid: not reloading" >&2; exit 1; }
+	@test -s "$(PIDFILE)" || { echo "no Gunicorn pidfile at $(PIDFILE): is it running?" >&2; exit 1; }
+	kill -HUP "$$(cat "$(PIDFILE)")"
 
 # The docker-compose.yml stack; the `docker compose` plugin when present, else docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)

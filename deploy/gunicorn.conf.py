@@ -47,6 +47,10 @@ loglevel = settings.log_level.lower()
 # after this file ran; the Makefile, Dockerfile and compose file set it, this is a fallback.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(Path(settings.state_dir, "prometheus")))
 
+# `make reload` validates models/ and then sends HUP to the master whose pid is written here.
+Path(settings.state_dir).mkdir(parents=True, exist_ok=True)
+pidfile = str(Path(settings.state_dir, "gunicorn.pid"))
+
 
 def wipe_metrics_dir(metrics_dir: Path) -> None:
     """Empty the multiprocess directory: files of a previous run would be summed in.

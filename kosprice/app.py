@@ -27,7 +27,10 @@ class Services:
     monitor: Monitor
 
     def describe_model(self, region: str) -> dict[str, Any]:
-        return self.registry.describe(region)
+        from kosprice.ml.lifecycle import promotion_history
+
+        description = self.registry.describe(region)  # raises for an unknown region first
+        return {**description, "history": promotion_history(self.settings.audit_log, region)}
 
     def anomaly_rules(self, model: LoadedModel) -> AnomalyRules:
         return self.monitor.rules(model.region, str(model.version), model.metadata)

@@ -63,6 +63,7 @@ def promote(region: str, version: str, approved_by: str, reason: str, force: boo
     """Copy an approved candidate into production and record it in the audit log."""
     lc = lifecycle()
     try:
+        echo_recovered(lc)
         record = lc.promote(region, version, approved_by, reason, force=force)
     except KospriceError as exc:
         raise fail(exc) from None
@@ -80,6 +81,7 @@ def rollback(region: str, to: str | None, approved_by: str, reason: str) -> None
     """Archive the newer production version(s) so an older one serves again."""
     lc = lifecycle()
     try:
+        echo_recovered(lc)
         record = lc.rollback(region, approved_by, reason, to=to)
     except KospriceError as exc:
         raise fail(exc) from None

@@ -518,7 +518,7 @@ class Lifecycle:
         if not approved_by or not reason:
             raise LifecycleError("a promotion needs --approved-by and a --reason")
         with self._locked():
-            self.recover()
+            self._recover()
             model, holdout = self.candidate(region, version)
             target = self.production.version_dir(region, version)
             serving = self.production.serving_version(region)
@@ -575,7 +575,7 @@ class Lifecycle:
         if not approved_by or not reason:
             raise LifecycleError("a rollback needs --approved-by and a --reason")
         with self._locked():
-            self.recover()
+            self._recover()
             versions = self.production.versions(region)
             if len(versions) < 2:
                 raise LifecycleError(f"refusing to roll back {region}: "
@@ -650,6 +650,10 @@ class Lifecycle:
 
     def recover(self) -> list[str]:
         """Complete interrupted actions and sweep abandoned promote folders; say what was done."""
+        with self._locked():
+            return self._recover()
+
+    def _recover(self) -> list[str]:
         done = []
         for journal in self.pending():
             region = journal.name[len(".pending-"):-len(".json")]

@@ -1,0 +1,76 @@
+"""Lifecycle fixtures: candidates trained through the real `kosprice train` command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kosprice.cli import main
+from kosprice.features import REGIONS
+from kosprice.ml.lifecycle import Lifecycle
+from tests.factories import synthetic_rows, write_csv
+from tests.servers import BIN, ROOT
+
+REGION = "yogyakarta"
+BASE = 1_000_000 + 250_000 * REGIONS.index(REGION)
+"""Where the session's production model of REGION was trained (tests/factories.py)."""
+
+
+def production_like(tmp: Path, name: str = "same.csv", n: int = 120, shift: float = 0) -> Path:
+    """Listings like those production was trained on; `shift` moves every price."""
+    seed = REGIONS.index(REGION)
+    return write_csv(tmp / name, synthetic_rows(n=n, seed=seed, base=BASE + shift))
+
+
+def kosprice_env(settings) -> dict[str, str]:
+    return {"KOSPRICE_MODELS_DIR": str(settings.models_dir),
+            "KOSPRICE_CANDIDATES_DIR": str(settings.candidates_dir),
+            "KOSPRICE_ARCHIVE_DIR": str(settings.archive_dir),
+            "KOSPRICE_AUDIT_LOG": str(settings.audit_log),
+            "KOSPRICE_LOG_DIR": str(settings.log_dir),
+            "KOSPRICE_STATE_DIR": str(settings.state_dir)}
+
+
+class Cli:
+    """`kosprice` in-process (CliRunner) against the test's directories."""
+
+    def __init__(self, settings) -> None:
+        self.env = kosprice_env(settings)
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, ok: bool = True):
+        result = self.runner.invoke(main, list(args), env=self.env, catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    def train(self, data: Path, *extra: str, region: str = REGION) -> str:
+        """Train a candidate; return its version."""
+        result = self("train", "--region", region, "--data", str(data), *extra)
+        return result.output.split("candidate written to ")[1].split(";")[0].rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def cli(settings) -> Cli:
+    return Cli(settings)
+
+
+@pytest.fixture
+def lifecycle(settings) -> Lifecycle:
+    return Lifecycle.from_settings(settings)
+
+
+def run_kosprice(settings, *args: str, extra_env: dict[str, str] | None = None,
+                 **popen) -> subprocess.Popen | subprocess.CompletedProcess:
+    """Run the installed `kosprice` console script as a real process."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("KOSPRICE_")},
+           **kosprice_env(settings), **(extra_env or {})}
+    command = [str(BIN / "kosprice"), *args]
+    if popen:
+        return subprocess.Popen(command, cwd=ROOT, env=env, **popen)
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)

@@ -1,0 +1,67 @@
+"""The lifecycle commands, in-process with CliRunner and as the installed `kosprice` script."""
+
+from __future__ import annotations
+
+import json
+
+from kosprice.ml.repository import validate
+from tests.lifecycle.conftest import REGION, production_like, run_kosprice
+
+
+def test_governed_path_with_clirunner(cli, settings, tmp_path):
+    version = cli.train(production_like(tmp_path, shift=600_000))
+    trained = cli("versions", "--region", REGION).output
+    assert "production: *v1.0.0" in trained and f"candidates: {version}" in trained
+
+    assert "verdict: better" in cli("compare", "--region", REGION, "--candidate", version).output
+    promoted = cli("promote", "--region", REGION, "--version", version, "--approved-by", "Ana",
+                   "--reason", "lower MAE").output
+    assert f"promoted {REGION} v1.0.0 -> {version}" in promoted and "make reload" in promoted
+    assert f"production: v1.0.0 *{version}" in cli("versions").output
+
+    rolled = cli("rollback", "--region", REGION, "--approved-by", "Budi", "--reason", "regression")
+    assert f"rolled back {REGION} {version} -> v1.0.0; archived {version}" in rolled.output
+    listing = cli("versions", "--region", REGION).output
+    assert "production: *v1.0.0" in listing and f"archived:   {version}" in listing
+
+    trail = cli("audit", "--region", REGION).output.splitlines()
+    assert len(trail) == 2 and "promote" in trail[0] and "by Ana: lower MAE" in trail[0]
+    assert "rollback" in trail[1] and f"{version} -> v1.0.0" in trail[1]
+    records = [json.loads(line) for line in cli("audit", "--json").output.splitlines()]
+    assert [r["action"] for r in records] == ["promote", "rollback"]
+    assert cli("audit", "--region", "jakarta_pusat").output == ""
+
+
+def test_refusals_exit_non_zero_with_a_message(cli, tmp_path):
+    result = cli("rollback", "--region", REGION, "--approved-by", "Budi", "--reason", "r", ok=False)
+    assert result.exit_code == 1 and "only version" in result.output
+    version = cli.train(production_like(tmp_path), "--model", "random_forest")
+    result = cli("promote", "--region", REGION, "--version", version, "--approved-by", "Ana",
+                 "--reason", "r", ok=False)
+    assert result.exit_code == 1 and "--force" in result.output
+    missing = cli("promote", "--region", REGION, "--version", version, ok=False)
+    assert missing.exit_code == 2 and "--approved-by" in missing.output
+
+
+def test_governed_path_as_real_processes(settings, tmp_path):
+    data = production_like(tmp_path, shift=600_000)
+    trained = run_kosprice(settings, "train", "--region", REGION, "--data", str(data))
+    assert trained.returncode == 0, trained.stderr
+    assert "verdict: better; implied bump: minor" in trained.stdout
+
+    promoted = run_kosprice(settings, "promote", "--region", REGION, "--version", "v1.1.0",
+                            "--approved-by", "Ana", "--reason", "lower MAE")
+    assert promoted.returncode == 0, promoted.stderr
+    validated = run_kosprice(settings, "validate")
+    assert validated.returncode == 0 and f"ok   {REGION}: serving v1.1.0" in validated.stdout
+
+    again = run_kosprice(settings, "promote", "--region", REGION, "--version", "v1.1.0",
+                         "--approved-by", "Ana", "--reason", "twice")
+    assert again.returncode == 1 and "already in production" in again.stderr
+
+    rolled = run_kosprice(settings, "rollback", "--region", REGION, "--to", "v1.0.0",
+                          "--approved-by", "Budi", "--reason", "regression")
+    assert rolled.returncode == 0, rolled.stderr
+    assert validate(settings.models_dir)[0] == []
+    trail = run_kosprice(settings, "audit", "--json").stdout.splitlines()
+    assert [json.loads(line)["action"] for line in trail] == ["promote", "rollback"]

@@ -1,0 +1,57 @@
+"""Compare: both models scored on the candidate's held-out rows, with a report."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from kosprice.errors import LifecycleError
+from kosprice.ml.lifecycle import HOLDOUT_FILE
+from kosprice.ml.training import model_inputs, score
+from tests.lifecycle.conftest import REGION, production_like
+
+
+def test_production_is_rescored_on_the_candidates_rows(cli, lifecycle, tmp_path):
+    version = cli.train(production_like(tmp_path, shift=600_000))
+    comparison, paths = lifecycle.compare(REGION, version)
+
+    holdout = pd.read_csv(lifecycle.candidates.version_dir(REGION, version) / HOLDOUT_FILE)
+    production = lifecycle.serving(REGION)
+    expected = score(holdout["harga"], production.estimator.predict(
+        model_inputs(holdout, production.features)))
+    assert comparison.rows == len(holdout)
+    assert comparison.production.metrics == pytest.approx(expected)
+    # Not the production metadata's own score, which came from other rows.
+    assert comparison.production.metrics["mae"] != production.metadata["metrics"]["mae"]
+    assert comparison.candidate.metrics == pytest.approx(
+        lifecycle.candidate(REGION, version)[0].metadata["metrics"])
+    assert comparison.verdict == "better" and comparison.implied_bump == "minor"
+
+
+def test_report_holds_plots_and_a_table(cli, lifecycle, tmp_path):
+    version = cli.train(production_like(tmp_path), "--model", "random_forest")
+    result = cli("compare", "--region", REGION, "--candidate", version)
+    assert "verdict: " in result.output and "implied bump: major" in result.output
+    report = lifecycle.candidates.version_dir(REGION, version) / "report"
+    for name in ("predicted_vs_actual.png", "residuals.png"):
+        assert (report / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = (report / "comparison.md").read_text()
+    assert "| model type | RandomForestRegressor | Ridge |" in table
+    assert "| MAE (Rp) |" in table and "**Verdict:**" in table
+
+
+def test_compare_refuses_a_tampered_candidate(cli, lifecycle, tmp_path):
+    version = cli.train(production_like(tmp_path, shift=600_000))
+    pickle = lifecycle.candidates.version_dir(REGION, version) / "model.pkl"
+    pickle.write_bytes(pickle.read_bytes() + b"\0")
+    with pytest.raises(LifecycleError, match="sha256"):
+        lifecycle.compare(REGION, version)
+    result = cli("compare", "--region", REGION, "--candidate", version, ok=False)
+    assert result.exit_code == 1 and "integrity checks" in result.output
+
+
+def test_compare_needs_the_held_out_rows(cli, lifecycle, tmp_path):
+    version = cli.train(production_like(tmp_path, shift=600_000))
+    (lifecycle.candidates.version_dir(REGION, version) / HOLDOUT_FILE).unlink()
+    with pytest.raises(LifecycleError, match="holdout.csv"):
+        lifecycle.compare(REGION, version)

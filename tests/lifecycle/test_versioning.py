@@ -1,0 +1,76 @@
+"""Version bump rules, computed by `kosprice train` from production and the used versions."""
+
+from __future__ import annotations
+
+import shutil
+
+from kosprice.ml.artifact import read_metadata
+from tests.lifecycle.conftest import REGION, production_like
+
+
+def metadata(lifecycle, version):
+    return read_metadata(lifecycle.candidates.version_dir(REGION, version))
+
+
+def test_first_model_of_a_region_is_v1_0_0(cli, lifecycle, tmp_path):
+    shutil.rmtree(lifecycle.production.region_dir(REGION))
+    assert cli.train(production_like(tmp_path)) == "v1.0.0"
+    assert metadata(lifecycle, "v1.0.0")["versioning"]["bump"] == "initial"
+    assert lifecycle.production.versions(REGION) == []  # candidates never go into models/
+
+
+def test_a_different_model_type_is_a_major_bump(cli, lifecycle, tmp_path):
+    version = cli.train(production_like(tmp_path), "--model", "random_forest")
+    assert version == "v2.0.0"
+    versioning = metadata(lifecycle, version)["versioning"]
+    assert versioning["bump"] == "major" and versioning["production_version"] == "v1.0.0"
+    assert not versioning["override"]
+
+
+def test_a_better_mae_on_the_same_rows_is_a_minor_bump(cli, lifecycle, tmp_path):
+    # Prices moved up: production, re-scored on the candidate's rows, is biased low.
+    version = cli.train(production_like(tmp_path, shift=600_000))
+    assert version == "v1.1.0"
+    versioning = metadata(lifecycle, version)["versioning"]
+    assert versioning["verdict"] == "better" and versioning["implied_bump"] == "minor"
+
+
+def test_no_improvement_needs_a_declared_bump(cli, lifecycle, tmp_path):
+    data = production_like(tmp_path)  # the very data production learnt: equal MAE
+    refused = cli("train", "--region", REGION, "--data", str(data), ok=False)
+    assert refused.exit_code == 1 and "Nothing to version" in refused.output
+    assert lifecycle.candidates.versions(REGION) == []
+
+    no_reason = cli("train", "--region", REGION, "--data", str(data), "--bump", "patch", ok=False)
+    assert no_reason.exit_code == 1 and "--bump needs --reason" in no_reason.output
+
+    version = cli.train(data, "--bump", "patch", "--reason", "fixed the clipping of sizes")
+    assert version == "v1.0.1"
+    versioning = metadata(lifecycle, version)["versioning"]
+    assert versioning == {**versioning, "bump": "patch", "implied_bump": None, "override": True,
+                          "reason": "fixed the clipping of sizes"}
+
+
+def test_bump_override_is_recorded_with_its_reason(cli, lifecycle, tmp_path):
+    version = cli.train(production_like(tmp_path, shift=600_000), "--bump", "major",
+                        "--reason", "new listing source")
+    assert version == "v2.0.0"
+    versioning = metadata(lifecycle, version)["versioning"]
+    assert versioning["override"] and versioning["implied_bump"] == "minor"
+    assert versioning["reason"] == "new listing source"
+
+
+def test_used_versions_are_never_reused(cli, lifecycle, tmp_path):
+    better = production_like(tmp_path, shift=600_000)
+    assert cli.train(better) == "v1.1.0"
+    assert cli.train(better) == "v1.2.0"  # v1.1.0 is a candidate already
+    # A version retired to the archive (or half-moved there) is skipped as well.
+    (lifecycle.archive.region_dir(REGION) / "v1.3.0").mkdir(parents=True)
+    (lifecycle.production.region_dir(REGION) / ".v1.4.0.rollback-x").mkdir()
+    assert cli.train(better) == "v1.5.0"
+
+
+def test_train_refuses_to_write_into_models(cli, settings, tmp_path):
+    result = cli("train", "--region", REGION, "--data", str(production_like(tmp_path)),
+                 "--out", str(settings.models_dir), ok=False)
+    assert result.exit_code == 1 and "never go into the production" in result.output
