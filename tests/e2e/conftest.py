@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.promql import ROOT
-from tests.servers import Gunicorn, Prometheus, free_port, require_binary
+from tests.servers import Prometheus, free_port, gunicorn, require_binary
 
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 
@@ -23,12 +23,10 @@ def e2e_tmp(tmp_path_factory):
 @pytest.fixture(scope="module")
 def kosprice(pristine_models, e2e_tmp):
     """Three Gunicorn workers on the shipped settings (embedded monitoring store)."""
-    server = Gunicorn(e2e_tmp / "healthy", {"KOSPRICE_MODELS_DIR": str(pristine_models)},
-                      workers=3)
-    server.log_path.parent.mkdir(parents=True, exist_ok=True)
-    server.start()
-    yield server
-    server.stop()
+    tmp = e2e_tmp / "healthy"
+    tmp.mkdir()
+    with gunicorn(tmp, {"KOSPRICE_MODELS_DIR": str(pristine_models)}, workers=3) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +35,14 @@ def degraded_kosprice(pristine_models, e2e_tmp):
 
     Metrics that appear only once something goes wrong (store errors, anomalies) show up here.
     """
-    server = Gunicorn(e2e_tmp / "degraded", {
+    tmp = e2e_tmp / "degraded"
+    tmp.mkdir()
+    with gunicorn(tmp, {
         "KOSPRICE_MODELS_DIR": str(pristine_models),
         "KOSPRICE_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
         "KOSPRICE_PRICE_LIMITS": '{"yogyakarta": [0, 1]}',
-    }, workers=2)
-    server.log_path.parent.mkdir(parents=True, exist_ok=True)
-    server.start()
-    yield server
-    server.stop()
+    }, workers=2) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
