@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from kosprice.errors import ConfigurationError
 from kosprice.features import REGIONS
@@ -124,7 +125,7 @@ class Settings:
                                  'Hard anomaly thresholds, JSON {"region": [floor, ceiling]}')
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from the environment; report every invalid variable at once."""
         environ = os.environ if environ is None else environ
         values, problems = {}, []

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from kosprice.errors import UnknownRegionError
 from kosprice.features import REGIONS
@@ -20,7 +21,7 @@ class ModelRegistry:
         self._versions_on_disk = {r: list(v) for r, v in versions_on_disk.items()}
 
     @classmethod
-    def load(cls, models_dir: Path, regions: tuple[str, ...] = REGIONS) -> "ModelRegistry":
+    def load(cls, models_dir: Path, regions: tuple[str, ...] = REGIONS) -> ModelRegistry:
         """Validate every version under models_dir and load the newest of each region.
 
         Raises IntegrityError listing every problem found: the service must not start.

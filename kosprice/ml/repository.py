@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import joblib
 import sklearn
@@ -168,7 +169,8 @@ def validate(root: Path, regions: tuple[str, ...] = REGIONS,
     serving: dict[str, LoadedModel] = {}
     for entry in _entries(root):
         if entry.is_dir() and entry.name not in regions:
-            problems.append(Problem(entry, f"unknown region (expected one of {', '.join(regions)})"))
+            problems.append(Problem(
+                entry, f"unknown region (expected one of {', '.join(regions)})"))
     for region in regions:
         folder = root / region
         if not folder.is_dir():

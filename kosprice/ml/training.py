@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import io
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,15 +29,26 @@ import sklearn
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 from sklearn.linear_model import Ridge
-from sklearn.metrics import (mean_absolute_error, mean_absolute_percentage_error,
-                             mean_squared_error, r2_score)
+from sklearn.metrics import (
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    r2_score,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from kosprice.errors import DataError
-from kosprice.features import (CATEGORICAL_FEATURES, CSV_COLUMNS, FEATURES, INPUT_FEATURES,
-                               NAME_COLUMN, TARGET, derive)
+from kosprice.features import (
+    CATEGORICAL_FEATURES,
+    CSV_COLUMNS,
+    FEATURES,
+    INPUT_FEATURES,
+    NAME_COLUMN,
+    TARGET,
+    derive,
+)
 
 MIN_ROWS = 30
 TEST_SIZE = 0.2
@@ -225,7 +237,7 @@ def train(region: str, data: Path, estimator_name: str | None = None, seed: int 
         "params": _jsonable_params(estimator),
         "metrics": metrics,
         "features": features,
-        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "sklearn_version": sklearn.__version__,
         "python_version": platform.python_version(),
         "model_sha256": None,

@@ -19,7 +19,7 @@ class Version:
     patch: int
 
     @classmethod
-    def parse(cls, text: str) -> "Version":
+    def parse(cls, text: str) -> Version:
         """Parse `vX.Y.Z`; raise ValueError for anything else (no leading zeros, no suffix)."""
         match = _PATTERN.fullmatch(text) if isinstance(text, str) else None
         if not match:
@@ -30,7 +30,7 @@ class Version:
     def is_valid(cls, text: str) -> bool:
         return isinstance(text, str) and bool(_PATTERN.fullmatch(text))
 
-    def bump(self, kind: Bump) -> "Version":
+    def bump(self, kind: Bump) -> Version:
         if kind == "major":
             return Version(self.major + 1, 0, 0)
         if kind == "minor":
