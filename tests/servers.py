@@ -91,9 +91,9 @@ class Gunicorn:
 
 @contextmanager
 def gunicorn(tmp: Path, env: dict[str, str], workers: int = 2):
-    server = Gunicorn(tmp, env, workers).start()
-    try:
-        yield server
+    server = Gunicorn(tmp, env, workers)
+    try:  # stop it even when it never became ready: no server outlives its test
+        yield server.start()
     finally:
         server.stop()
 
