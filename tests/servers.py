@@ -51,7 +51,7 @@ class Gunicorn:
         }
         self.process: subprocess.Popen | None = None
 
-    def start(self, wait: bool = True) -> "Gunicorn":
+    def start(self, wait: bool = True) -> Gunicorn:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"],
@@ -110,7 +110,7 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.dir)],
