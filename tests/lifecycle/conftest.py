@@ -17,7 +17,7 @@ from tests.servers import BIN, ROOT
 
 REGION = "yogyakarta"
 BASE = 1_000_000 + 250_000 * REGIONS.index(REGION)
-"""Where the session's production model of REGION was trained (tests/factories.py)."""
+"""Where the pristine production model of REGION was trained (tests/factories.py)."""
 
 
 def production_like(tmp: Path, name: str = "same.csv", n: int = 120, shift: float = 0) -> Path:
