@@ -1,5 +1,9 @@
-"""Gunicorn entry point: `gunicorn -c deploy/gunicorn.conf.py wsgi:app`."""
+"""WSGI entry point: `gunicorn -c deploy/gunicorn.conf.py wsgi:app` (or any WSGI server)."""
 
+from kosprice import logging
 from kosprice.app import create_app
+from kosprice.settings import Settings
 
-app = create_app()
+settings = Settings.from_env()
+logging.configure(settings.log_level, settings.log_dir)
+app = create_app(settings)

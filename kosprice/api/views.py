@@ -24,10 +24,10 @@ def json_body() -> object:
     """Return the parsed JSON body; 415 when it is not JSON, 400 when it does not parse."""
     if not request.is_json:
         raise UnsupportedMediaType("Send the listing as JSON (Content-Type: application/json).")
-    payload = request.get_json(silent=True)
-    if payload is None:
-        raise BadRequest("The request body is not a valid JSON document.")
-    return payload
+    try:
+        return request.get_json()
+    except BadRequest:  # Flask's message quotes the parser's error: keep it server-side
+        raise BadRequest("The request body is not a valid JSON document.") from None
 
 
 @bp.get("/health")
