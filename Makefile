@@ -11,7 +11,7 @@ DATA ?= ../shared/data/kos
 REGIONS := jakarta_pusat jakarta_selatan jakarta_utara yogyakarta
 export HOST PORT
 
-.PHONY: help install system-deps run test e2e lint validate train lock compare promote rollback reload compose-up compose-down
+.PHONY: help install system-deps run test e2e lint bench validate train lock compare promote rollback reload compose-up compose-down
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -41,7 +41,10 @@ e2e: install system-deps ## End-to-end: a real Prometheus scrapes a real multi-w
 	$(BIN)/pytest -m e2e tests/e2e
 
 lint: install ## Check style with ruff
-	$(BIN)/ruff check kosprice tests deploy wsgi.py
+	$(BIN)/ruff check kosprice tests deploy benchmarks wsgi.py
+
+bench: install ## Prediction throughput as ratios against plain model.predict, same run
+	$(BIN)/python benchmarks/predict.py
 
 validate: install ## Run the startup integrity checks on models/
 	$(BIN)/kosprice validate
