@@ -10,11 +10,6 @@ from tests.servers import Prometheus, free_port, gunicorn, require_binary
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "e2e: starts real services (Gunicorn, Prometheus); run with `make e2e`")
-
-
 @pytest.fixture(scope="module")
 def e2e_tmp(tmp_path_factory):
     return tmp_path_factory.mktemp("e2e")
