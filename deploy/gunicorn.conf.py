@@ -65,22 +65,45 @@ def wipe_metrics_dir(metrics_dir: Path) -> None:
             entry.unlink()
 
 
-def on_starting(server):
-    """Start clean metrics, validate every model version; refuse to start on a problem."""
-    from kosprice.ml.repository import validate
+# Workers load exactly the versions the master validated last (at start, then at each HUP),
+# so a worker respawned while models/ is being changed serves what its siblings serve.
+SERVING_MANIFEST = Path(settings.state_dir, "serving.json")
+os.environ["KOSPRICE_SERVING_MANIFEST"] = str(SERVING_MANIFEST)
 
-    wipe_metrics_dir(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
+
+def validate_and_pin(server) -> int:
+    """Validate every model version; pin the serving ones when all pass; return the problems."""
+    from kosprice.ml.registry import write_manifest
+    from kosprice.ml.repository import validate
 
     problems, serving = validate(settings.models_dir)
     for problem in problems:
         server.log.error("model integrity problem", extra={"path": str(problem.path),
                                                            "reason": problem.reason})
     if problems:
-        server.log.critical("not starting: %d model integrity problem(s)", len(problems))
-        sys.exit(1)
+        return len(problems)
+    write_manifest(SERVING_MANIFEST, serving)
     for region, model in sorted(serving.items()):
         server.log.info("model validated", extra={"region": region,
                                                   "model_version": str(model.version)})
+    return 0
+
+
+def on_starting(server):
+    """Start clean metrics, validate every model version; refuse to start on a problem."""
+    wipe_metrics_dir(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
+    problems = validate_and_pin(server)
+    if problems:
+        server.log.critical("not starting: %d model integrity problem(s)", problems)
+        sys.exit(1)
+
+
+def on_reload(server):
+    """On HUP, before new workers start: serve new versions only if all of models/ is valid."""
+    problems = validate_and_pin(server)
+    if problems:
+        server.log.error("reload: %d model integrity problem(s); the new workers keep "
+                         "serving the versions validated before", problems)
 
 
 def child_exit(server, worker):

@@ -40,7 +40,8 @@ def create_app(settings: Settings | None = None, *, registry: ModelRegistry | No
                store: MonitorStore | None = None) -> Flask:
     """Build the app; fails (IntegrityError) when any model on disk does not validate."""
     settings = settings or Settings.from_env()
-    registry = registry or ModelRegistry.load(settings.models_dir)
+    registry = registry or ModelRegistry.load(settings.models_dir,
+                                              manifest=settings.serving_manifest)
     app = Flask("kosprice", static_folder=None)  # an API: no file is ever served
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.json.sort_keys = False

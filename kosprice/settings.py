@@ -42,6 +42,10 @@ def _path(raw: str) -> Path:
     return Path(raw)
 
 
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw) if raw else None
+
+
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if not value > 0:
@@ -101,6 +105,9 @@ class Settings:
                                 "Where rollback moves retired versions (nothing is deleted)")
     audit_log: Path = setting("AUDIT_LOG", Path("models/audit.jsonl"), _path,
                               "Append-only JSON Lines trail of promotions and rollbacks")
+    serving_manifest: Path | None = setting(
+        "SERVING_MANIFEST", None, _optional_path,
+        "Load exactly the versions pinned here; the Gunicorn master writes it after validating")
     log_dir: Path = setting("LOG_DIR", Path("logs"), _path,
                             "Directory for kosprice.log and error.log")
     log_level: str = setting("LOG_LEVEL", "INFO", _log_level, "Minimum level logged")

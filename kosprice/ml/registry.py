@@ -2,14 +2,65 @@
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kosprice.errors import UnknownRegionError
+from kosprice.errors import IntegrityError, UnknownRegionError
 from kosprice.features import REGIONS
-from kosprice.ml.repository import LoadedModel, ModelRepository, load_or_fail
+from kosprice.ml.repository import (
+    LoadedModel,
+    ModelRepository,
+    Problem,
+    check_version,
+    load_or_fail,
+)
 from kosprice.ml.versions import Version
+
+
+def write_manifest(path: Path, models: Mapping[str, LoadedModel]) -> None:
+    """Pin the validated serving versions (atomically: readers see the old or the new file)."""
+    pins = {region: {"version": str(model.version), "sha256": model.metadata["model_sha256"]}
+            for region, model in sorted(models.items())}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps({"written_at": time.time(), "serving": pins}, indent=2) + "\n",
+                   encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_manifest(path: Path) -> dict[str, dict[str, str]]:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))["serving"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IntegrityError([Problem(Path(path), f"unreadable serving manifest ({exc})")]) \
+            from None
+
+
+def load_pinned(models_dir: Path, pins: Mapping[str, Mapping[str, str]],
+                regions: tuple[str, ...] = REGIONS) -> dict[str, LoadedModel]:
+    """Load exactly the pinned version of each region; raise listing every problem."""
+    problems: list[Problem] = []
+    models = {}
+    for region in regions:
+        pin = pins.get(region)
+        if pin is None:
+            problems.append(Problem(Path(models_dir, region), "not in the serving manifest"))
+            continue
+        found, model = check_version(ModelRepository(models_dir).version_dir(
+            region, pin["version"]), region)
+        problems += found
+        if model is not None and model.metadata["model_sha256"] != pin["sha256"]:
+            problems.append(Problem(Path(models_dir, region, pin["version"]),
+                                    "changed since the master validated it"))
+        elif model is not None:
+            models[region] = model
+    if problems:
+        raise IntegrityError(problems)
+    return models
 
 
 class ModelRegistry:
@@ -21,12 +72,19 @@ class ModelRegistry:
         self._versions_on_disk = {r: list(v) for r, v in versions_on_disk.items()}
 
     @classmethod
-    def load(cls, models_dir: Path, regions: tuple[str, ...] = REGIONS) -> ModelRegistry:
-        """Validate every version under models_dir and load the newest of each region.
+    def load(cls, models_dir: Path, regions: tuple[str, ...] = REGIONS,
+             manifest: Path | None = None) -> ModelRegistry:
+        """Load the serving model of each region, validated; raise IntegrityError otherwise.
 
-        Raises IntegrityError listing every problem found: the service must not start.
+        Without a manifest, every version under models_dir is validated and the newest of
+        each region loads. With one, exactly the pinned versions load (checksum verified
+        before unpickling): every worker of a Gunicorn master serves what the master last
+        validated, even a worker respawned while someone is changing models/.
         """
-        models = load_or_fail(models_dir, regions)
+        if manifest is None:
+            models = load_or_fail(models_dir, regions)
+        else:
+            models = load_pinned(models_dir, read_manifest(manifest), regions)
         on_disk = ModelRepository(models_dir).all_versions()
         return cls(models, {region: on_disk[region] for region in regions})
 
