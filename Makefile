@@ -17,11 +17,11 @@ help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed ## Create the virtualenv and install the locked dependencies
-$(VENV)/.installed: requirements.lock setup.cfg pyproject.toml
+$(VENV)/.installed: requirements-dev.lock setup.cfg pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "kosprice needs Python 3.11"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet -r requirements-dev.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
@@ -83,8 +83,10 @@ compose-up: ## Build and start API, Redis, Prometheus and Grafana (docker-compos
 compose-down: ## Stop the compose stack (named volumes are kept)
 	$(COMPOSE) down
 
-lock: ## Re-resolve requirements.lock from the ranges in setup.cfg
+lock: ## Re-resolve the lock files from the ranges in setup.cfg (runtime, then with test tools)
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
-	$(VENV)-lock/bin/pip install --quiet '.[test]'
+	$(VENV)-lock/bin/pip install --quiet .
 	$(VENV)-lock/bin/pip freeze --exclude kosprice > requirements.lock
+	$(VENV)-lock/bin/pip install --quiet '.[test]'
+	$(VENV)-lock/bin/pip freeze --exclude kosprice > requirements-dev.lock
 	rm -rf $(VENV)-lock
