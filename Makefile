@@ -34,8 +34,9 @@ run: export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/state/prometheus
 run: install ## Serve the shipped models with Gunicorn on $HOST:$PORT
 	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
 
-test: install system-deps ## Run the whole test suite (the end-to-end tests included)
-	$(BIN)/pytest
+test: install system-deps ## Run the whole test suite, then the end-to-end tests (make e2e)
+	$(BIN)/pytest -m "not e2e"
+	@$(MAKE) --no-print-directory e2e
 
 e2e: install system-deps ## End-to-end: a real Prometheus scrapes a real multi-worker Gunicorn
 	$(BIN)/pytest -m e2e tests/e2e

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from kosprice.api import context, errors, prometheus, views
+from kosprice.ml.lifecycle import promotion_history
 from kosprice.ml.registry import ModelRegistry
 from kosprice.ml.repository import LoadedModel
 from kosprice.monitoring import build_store
@@ -25,12 +26,12 @@ class Services:
     settings: Settings
     registry: ModelRegistry
     monitor: Monitor
+    history: dict[str, list[dict[str, Any]]]
+    """Promotions and rollbacks per region, newest first, read with the models."""
 
     def describe_model(self, region: str) -> dict[str, Any]:
-        from kosprice.ml.lifecycle import promotion_history
-
         description = self.registry.describe(region)  # raises for an unknown region first
-        return {**description, "history": promotion_history(self.settings.audit_log, region)}
+        return {**description, "history": self.history.get(region, [])}
 
     def anomaly_rules(self, model: LoadedModel) -> AnomalyRules:
         return self.monitor.rules(model.region, str(model.version), model.metadata)
@@ -53,7 +54,9 @@ def create_app(settings: Settings | None = None, *, registry: ModelRegistry | No
                                   model.metadata["model_type"]).set(1)
     monitor = Monitor(store or build_store(settings), metrics,
                       retry_after=settings.store_retry_after, price_limits=settings.price_limits)
-    app.extensions["kosprice"] = Services(settings, registry, monitor)
+    history = {region: promotion_history(settings.audit_log, region)
+               for region in registry.regions}
+    app.extensions["kosprice"] = Services(settings, registry, monitor, history)
 
     context.init_app(app)
     errors.init_app(app)

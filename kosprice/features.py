@@ -77,7 +77,7 @@ CATALOGUE: tuple[Feature, ...] = (
 FEATURES: Mapping[str, Feature] = {feature.name: feature for feature in CATALOGUE}
 INPUT_FEATURES: tuple[str, ...] = tuple(f.name for f in CATALOGUE if not f.derived)
 AMENITY_FLAGS: tuple[str, ...] = tuple(f.name for f in CATALOGUE if f.kind == "flag")
-NUMERIC_FEATURES: tuple[str, ...] = tuple(f.name for f in CATALOGUE if f.kind == "number")
+DERIVED_FEATURES: tuple[str, ...] = tuple(f.name for f in CATALOGUE if f.derived)
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in CATALOGUE if f.kind == "category")
 CSV_COLUMNS: tuple[str, ...] = (NAME_COLUMN, TARGET, *INPUT_FEATURES)
 

@@ -104,7 +104,8 @@ class Settings:
     archive_dir: Path = setting("ARCHIVE_DIR", Path("archive"), _path,
                                 "Where rollback moves retired versions (nothing is deleted)")
     audit_log: Path = setting("AUDIT_LOG", Path("models/audit.jsonl"), _path,
-                              "Append-only JSON Lines trail of promotions and rollbacks")
+                              "Append-only JSON Lines trail of promotions and rollbacks "
+                              "(default: audit.jsonl in the models directory)")
     serving_manifest: Path | None = setting(
         "SERVING_MANIFEST", None, _optional_path,
         "Load exactly the versions pinned here; the Gunicorn master writes it after validating")
@@ -148,8 +149,13 @@ class Settings:
         unknown = sorted(k for k in environ if k.startswith(PREFIX)
                          and k not in {f.metadata["env"] for f in fields(cls)})
         problems += [f"{name}: unknown setting" for name in unknown]
+        problems += [f"{name}: unknown setting (override)"
+                     for name in sorted(set(overrides) - {f.name for f in fields(cls)})]
         if problems:
             raise ConfigurationError("invalid settings: " + "; ".join(problems))
+        # The audit trail lives beside the models it describes unless placed elsewhere.
+        values.setdefault("audit_log", Path(values.get("models_dir", cls.models_dir),
+                                            "audit.jsonl"))
         return cls(**values)
 
     @classmethod

@@ -43,12 +43,13 @@ from kosprice.errors import DataError
 from kosprice.features import (
     CATEGORICAL_FEATURES,
     CSV_COLUMNS,
+    DERIVED_FEATURES,
     FEATURES,
     INPUT_FEATURES,
     NAME_COLUMN,
     TARGET,
-    derive,
 )
+from kosprice.ml.predictor import model_frame
 
 MIN_ROWS = 30
 TEST_SIZE = 0.2
@@ -136,7 +137,7 @@ def clean(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict[str, Any]]
     report["rows_out"] = len(kept)
     if len(kept) < MIN_ROWS:
         raise DataError(f"only {len(kept)} rows left after cleaning; at least {MIN_ROWS} needed")
-    return kept.reset_index(drop=True), [*features, "amenities_count"], report
+    return kept.reset_index(drop=True), [*features, *DERIVED_FEATURES], report
 
 
 def build_pipeline(estimator_name: str, features: list[str], seed: int = SEED) -> Pipeline:
@@ -152,8 +153,7 @@ def build_pipeline(estimator_name: str, features: list[str], seed: int = SEED) -
 
 def model_inputs(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     """Return the model's input columns, derived features included, in `features` order."""
-    rows = [derive(record, features) for record in frame.to_dict("records")]
-    return pd.DataFrame(rows, columns=features)
+    return model_frame(frame.to_dict("records"), features)
 
 
 def price_strata(prices: pd.Series, q: int = 5) -> pd.Series:
