@@ -17,8 +17,11 @@ help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed ## Create the virtualenv and install the locked dependencies
+# On Debian, `python3 -m venv` needs python3-venv (ensurepip): installed first as root,
+# otherwise the step stops and says so; with everything present it does nothing.
 $(VENV)/.installed: requirements-dev.lock setup.cfg pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "kosprice needs Python 3.11"'
+	@PYTHON="$(PYTHON)" bash deploy/system-deps.sh venv
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.lock
@@ -26,7 +29,7 @@ $(VENV)/.installed: requirements-dev.lock setup.cfg pyproject.toml
 	touch $@
 
 system-deps: ## Install the Debian packages the tests use (redis-server, prometheus, docker-compose)
-	@bash deploy/system-deps.sh
+	@bash deploy/system-deps.sh test
 
 # Only the served app writes multiprocess metric files; tests build their apps with a
 # fresh registry, so they must not inherit the directory (a fresh clone has none).
