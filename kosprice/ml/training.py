@@ -79,7 +79,10 @@ class TrainingResult:
     model: Pipeline
     metadata: dict[str, Any]
     holdout: pd.DataFrame = field(repr=False)
-    """The held-out rows (features and target) the metrics were computed on."""
+    """The held-out rows the metrics were computed on: every catalogue input and the target.
+
+    All inputs, not only this model's: production may use a column this training dropped
+    (constant here), and `compare` re-scores production on these rows."""
 
 
 def read_listings(path: Path) -> tuple[pd.DataFrame, str]:
@@ -250,5 +253,6 @@ def train(region: str, data: Path, estimator_name: str | None = None, seed: int 
         "price_distribution": price_distribution(y_train),
         "reference": reference_distributions(x_train),
     }
-    holdout = x_test.assign(**{TARGET: y_test}).reset_index(drop=True)
+    # clean() reset the index, so x_test's labels are rows of frame.
+    holdout = frame.loc[x_test.index, [*INPUT_FEATURES, TARGET]].reset_index(drop=True)
     return TrainingResult(model=model, metadata=metadata, holdout=holdout)

@@ -6,9 +6,11 @@ import pandas as pd
 import pytest
 
 from kosprice.errors import LifecycleError
+from kosprice.features import INPUT_FEATURES, TARGET
 from kosprice.ml.lifecycle import HOLDOUT_FILE
 from kosprice.ml.training import model_inputs, score
-from tests.lifecycle.conftest import REGION, production_like
+from tests.factories import synthetic_rows, write_csv
+from tests.lifecycle.conftest import BASE, REGION, production_like
 
 
 def test_production_is_rescored_on_the_candidates_rows(cli, lifecycle, tmp_path):
@@ -55,3 +57,19 @@ def test_compare_needs_the_held_out_rows(cli, lifecycle, tmp_path):
     (lifecycle.candidates.version_dir(REGION, version) / HOLDOUT_FILE).unlink()
     with pytest.raises(LifecycleError, match="holdout.csv"):
         lifecycle.compare(REGION, version)
+
+
+def test_a_column_the_candidate_dropped_is_still_there_for_production(cli, lifecycle, tmp_path):
+    # The candidate's data has a constant washing-machine flag: its cleaning drops the
+    # column, but production uses it, so the held-out rows must keep every input column.
+    rows = synthetic_rows(seed=7, base=BASE + 600_000)
+    for row in rows:
+        row["is_mesin_cuci"] = 0
+    version = cli.train(write_csv(tmp_path / "constant.csv", rows))
+    candidate, holdout = lifecycle.candidate(REGION, version)
+    assert "is_mesin_cuci" not in candidate.features
+    assert "is_mesin_cuci" in lifecycle.serving(REGION).features
+
+    comparison, _ = lifecycle.compare(REGION, version)
+    assert comparison.verdict == "better" and comparison.production is not None
+    assert set(holdout.columns) == {*INPUT_FEATURES, TARGET}
