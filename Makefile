@@ -81,9 +81,13 @@ reload: install ## Validate models/, then HUP Gunicorn: new workers serve them, 
 # The docker-compose.yml stack; the `docker compose` plugin when present, else docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
 
-compose-up: ## Build and start API, Redis, Prometheus and Grafana (docker-compose.yml)
+# Grafana's admin password has no default: set GRAFANA_ADMIN_PASSWORD in .env (see
+# .env.example) or export it; the stack refuses to start without it. Ports bind 127.0.0.1.
+compose-up: ## Build and start API, Redis, Prometheus, Grafana (needs GRAFANA_ADMIN_PASSWORD)
 	$(COMPOSE) up -d --build
 
+# Stopping reads the same file, whose interpolation needs the password to be set.
+compose-down: export GRAFANA_ADMIN_PASSWORD ?= not-needed-to-stop
 compose-down: ## Stop the compose stack (named volumes are kept)
 	$(COMPOSE) down
 

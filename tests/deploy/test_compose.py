@@ -1,16 +1,61 @@
 """docker-compose.yml parses offline (no engine needed) and wires the stack as documented."""
 
-import json
-import subprocess
+from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import tempfile
+
+import pytest
+
+from kosprice.settings import Settings
 from tests.promql import ROOT
 from tests.servers import require_binary
 
+PASSWORD = "test-only-password"
 
-def compose(*args: str) -> subprocess.CompletedProcess:
+
+def compose(*args: str, env: dict[str, str] | None = None,
+            password: str | None = PASSWORD) -> subprocess.CompletedProcess:
+    """Run docker-compose on the shipped file, isolated from the caller's shell and .env."""
     binary = require_binary("docker-compose", "docker-compose")
-    return subprocess.run([binary, "-f", "docker-compose.yml", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith("KOSPRICE_") and k != "GRAFANA_ADMIN_PASSWORD"}
+    if password is not None:
+        environ["GRAFANA_ADMIN_PASSWORD"] = password
+    with tempfile.NamedTemporaryFile(suffix=".env") as empty_env_file:  # not ROOT/.env
+        return subprocess.run(
+            [binary, "-f", "docker-compose.yml", "--env-file", empty_env_file.name, *args],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, env={**environ, **(env or {})})
+
+
+def resolved(env: dict[str, str] | None = None) -> str:
+    result = compose("config", env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def service_block(config: str, service: str) -> str:
+    """The lines of one service in `docker-compose config` output."""
+    match = re.search(rf"^  {service}:\n((?:    .*\n|  - .*\n)+)", config, re.MULTILINE)
+    assert match, service
+    return match.group(1)
+
+
+def environment(config: str, service: str) -> dict[str, str]:
+    block = service_block(config, service)
+    lines = re.search(r"^    environment:\n((?:      .*\n)+)", block, re.MULTILINE).group(1)
+    env = {}
+    for line in lines.splitlines():
+        key, value = line.strip().split(": ", 1) if ": " in line else (line.strip()[:-1], "")
+        if value[:1] == "'":
+            value = value[1:-1].replace("''", "'")
+        elif value[:1] == '"':
+            value = json.loads(value)
+        env[key] = value
+    return env
 
 
 def test_compose_file_is_valid():
@@ -22,12 +67,64 @@ def test_compose_stack_wires_api_redis_prometheus_and_grafana():
     result = compose("config", "--services")
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.split()) == {"api", "redis", "prometheus", "grafana"}
-    resolved = compose("config").stdout
+    config = resolved()
     for needle in ("KOSPRICE_REDIS_URL: redis://redis:6379/0", "condition: service_healthy",
                    "deploy/Dockerfile", "deploy/prometheus/alerts.yml",
                    "deploy/grafana/provisioning", "deploy/grafana/dashboards",
                    "/tmp/prometheus", "models:/app/models:ro", "--appendonly"):
-        assert needle in resolved, needle
+        assert needle in config, needle
+
+
+def test_grafana_admin_password_is_required():
+    result = compose("config", "-q", password=None)
+    assert result.returncode != 0
+    assert "set GRAFANA_ADMIN_PASSWORD" in result.stderr
+    assert environment(resolved(), "grafana")["GF_SECURITY_ADMIN_PASSWORD"] == PASSWORD
+
+
+def test_published_ports_bind_to_localhost_only():
+    config = resolved()
+    published = re.findall(r"^    - (\S+:\d+/tcp)$", config, re.MULTILINE)
+    assert len(published) == 3, published
+    for port in published:
+        assert port.startswith("127.0.0.1:"), port
+
+
+def test_prometheus_lifecycle_api_is_off():
+    assert "--web.enable-lifecycle" not in service_block(resolved(), "prometheus")
+
+
+def test_api_gets_graceful_timeout_before_sigkill():
+    gunicorn_conf = (ROOT / "deploy" / "gunicorn.conf.py").read_text()
+    graceful = int(re.search(r"^graceful_timeout = (\d+)", gunicorn_conf, re.MULTILINE).group(1))
+    grace = re.search(r"^    stop_grace_period: (\d+)s$", service_block(resolved(), "api"),
+                      re.MULTILINE)
+    assert grace and int(grace.group(1)) > graceful
+
+
+def test_api_environment_defaults_are_valid_settings():
+    env = environment(resolved(), "api")
+    assert env["KOSPRICE_REDIS_URL"] == "redis://redis:6379/0"
+    assert {"KOSPRICE_WORKERS", "KOSPRICE_LOG_LEVEL", "KOSPRICE_PRICE_LIMITS"} <= set(env)
+    settings = Settings.from_env(env)
+    assert settings.workers == 0 and settings.price_limits == {}
+    assert settings.redis_url == "redis://redis:6379/0"
+
+
+@pytest.mark.parametrize("name, value", [
+    ("KOSPRICE_WORKERS", "3"),
+    ("KOSPRICE_LOG_LEVEL", "DEBUG"),
+    ("KOSPRICE_PRICE_LIMITS", '{"yogyakarta": [200000, 9000000]}'),
+])
+def test_settings_from_the_shell_or_env_file_reach_the_api_container(name, value):
+    env = environment(resolved({name: value}), "api")
+    assert env[name] == value
+    Settings.from_env(env)
+
+
+def test_the_stack_redis_is_not_replaced_by_a_host_side_url():
+    env = environment(resolved({"KOSPRICE_REDIS_URL": "redis://127.0.0.1:6379/0"}), "api")
+    assert env["KOSPRICE_REDIS_URL"] == "redis://redis:6379/0"
 
 
 def test_grafana_provisioning_points_at_the_mounted_dashboards():
