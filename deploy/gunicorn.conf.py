@@ -3,7 +3,6 @@
 HOST and PORT choose the address; every other knob is a KOSPRICE_* setting.
 """
 
-import multiprocessing
 import os
 import shutil
 import sys
@@ -18,9 +17,23 @@ except ConfigurationError as exc:
     sys.exit(f"kosprice: {exc.message}")
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-# One worker per CPU (KOSPRICE_WORKERS overrides): the model call is CPU-bound, so workers
-# beyond the core count only contend for the same CPUs and each holds its own model copies.
-workers = settings.workers or max(2, multiprocessing.cpu_count())
+
+
+def usable_cpus() -> int:
+    """Count the CPUs this process may run on: a container's cpuset, not the host's total.
+
+    A CPU quota (docker's `cpus:`) is not an affinity and is not seen here: with one, set
+    KOSPRICE_WORKERS.
+    """
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # no affinity API on this platform
+        return os.cpu_count() or 1
+
+
+# One worker per usable CPU (KOSPRICE_WORKERS overrides): the model call is CPU-bound, so
+# more workers only contend for the same CPUs and each holds its own model copies.
+workers = settings.workers or max(2, usable_cpus())
 worker_class = "sync"  # the model call is CPU-bound: one request per process at a time
 timeout = 30  # a worker silent this long is killed and replaced (a prediction takes ms)
 graceful_timeout = 30  # SIGTERM and reloads let in-flight requests finish for this long

@@ -1,0 +1,51 @@
+"""deploy/gunicorn.conf.py: the worker count follows the CPUs the process may use."""
+
+from __future__ import annotations
+
+import os
+import runpy
+
+import pytest
+
+from tests.promql import ROOT
+
+CONF = str(ROOT / "deploy" / "gunicorn.conf.py")
+
+
+@pytest.fixture
+def load_conf(monkeypatch, tmp_path):
+    """Run the config file in this process, its environment changes undone afterwards."""
+    for name in [k for k in os.environ if k.startswith("KOSPRICE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("KOSPRICE_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "prometheus"))
+    monkeypatch.setenv("KOSPRICE_SERVING_MANIFEST", "")  # set by the file; restored after
+
+    def load(**env: str) -> dict:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return runpy.run_path(CONF)
+
+    return load
+
+
+def test_workers_follow_the_affinity_mask_not_the_host_cpu_count(load_conf, monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4})
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert load_conf()["workers"] == 5
+
+
+def test_at_least_two_workers_on_one_cpu(load_conf, monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
+    assert load_conf()["workers"] == 2
+
+
+def test_cpu_count_when_there_is_no_affinity_api(load_conf, monkeypatch):
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert load_conf()["workers"] == 6
+
+
+def test_the_setting_overrides_the_cpu_count(load_conf, monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4})
+    assert load_conf(KOSPRICE_WORKERS="3")["workers"] == 3
