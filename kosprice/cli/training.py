@@ -15,6 +15,16 @@ from kosprice.ml import training
 from kosprice.ml.artifact import save_version
 from kosprice.ml.lifecycle import HOLDOUT_FILE, Lifecycle, choose_version, compare
 from kosprice.ml.repository import ModelRepository
+from kosprice.settings import Settings
+
+
+def refuse_inside_governed_dirs(root: Path, config: Settings) -> None:
+    """Candidates never go under models/ (startup would fail) or the archive."""
+    for name, governed in (("models", config.models_dir), ("archive", config.archive_dir)):
+        if root.resolve().is_relative_to(governed.resolve()):
+            raise LifecycleError(
+                f"candidates never go into the {name} directory ({governed}): write them to "
+                "the candidates directory and promote them with `kosprice promote`")
 
 
 def _progress():
@@ -31,7 +41,9 @@ def _progress():
 @click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Listings CSV with the columns of the shipped data sets.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Root to write {region}/vX.Y.Z/ under (default: the candidates directory).")
+              help="Root to write {region}/vX.Y.Z/ under, for experiments (default: the "
+                   "candidates directory, where compare and promote look); never inside the "
+                   "models or archive directory.")
 @click.option("--model", "estimator", type=click.Choice(sorted(training.ESTIMATORS)),
               help="Estimator (default: the region's default).")
 @click.option("--seed", type=int, default=training.SEED, show_default=True)
@@ -45,9 +57,7 @@ def train(region: str, data: Path, out: Path | None, estimator: str | None, seed
     root = out or config.candidates_dir
     lc = Lifecycle.from_settings(config)
     try:
-        if root.resolve() == lc.models_dir.resolve():
-            raise LifecycleError("candidates never go into the production models directory; "
-                                 "promote them with `kosprice promote`")
+        refuse_inside_governed_dirs(root, config)
         if bump and not (reason or "").strip():
             raise LifecycleError("--bump needs --reason: the override is recorded in the metadata")
         result = training.train(region, data, estimator, seed, progress=_progress())

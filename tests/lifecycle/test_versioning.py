@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from kosprice.ml.artifact import read_metadata
+from kosprice.ml.repository import validate
 from tests.lifecycle.conftest import REGION, production_like
 
 
@@ -70,7 +73,21 @@ def test_used_versions_are_never_reused(cli, lifecycle, tmp_path):
     assert cli.train(better) == "v1.5.0"
 
 
-def test_train_refuses_to_write_into_models(cli, settings, tmp_path):
+@pytest.mark.parametrize("inside", ["models", "models/staging", "archive", "archive/x/.."])
+def test_train_refuses_to_write_into_models_or_the_archive(cli, settings, tmp_path, inside):
+    roots = {"models": settings.models_dir, "archive": settings.archive_dir}
+    top, _, rest = inside.partition("/")
+    out = roots[top] / rest
     result = cli("train", "--region", REGION, "--data", str(production_like(tmp_path)),
-                 "--out", str(settings.models_dir), ok=False)
-    assert result.exit_code == 1 and "never go into the production" in result.output
+                 "--out", str(out), ok=False)
+    assert result.exit_code == 1 and f"never go into the {top} directory" in result.output
+    assert validate(settings.models_dir)[0] == []
+
+
+def test_train_out_elsewhere_is_an_experiment(cli, settings, tmp_path):
+    out = tmp_path / "experiments"
+    version = cli.train(production_like(tmp_path, shift=600_000), "--out", str(out))
+    assert (out / REGION / version / "model.pkl").is_file()
+    # compare and promote look in the candidates directory only
+    result = cli("compare", "--region", REGION, "--candidate", version, ok=False)
+    assert result.exit_code == 1 and "no candidate" in result.output
