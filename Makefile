@@ -37,12 +37,16 @@ run: export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/state/prometheus
 run: install ## Serve the shipped models with Gunicorn on $HOST:$PORT
 	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
 
+# Tests build apps with a fresh registry and give each Gunicorn its own metrics directory:
+# a PROMETHEUS_MULTIPROC_DIR exported in the shell is dropped (tests/conftest.py does too).
+TEST_ENV := env -u PROMETHEUS_MULTIPROC_DIR
+
 test: install system-deps ## Run the whole test suite, then the end-to-end tests (make e2e)
-	$(BIN)/pytest -m "not e2e"
+	$(TEST_ENV) $(BIN)/pytest -m "not e2e"
 	@$(MAKE) --no-print-directory e2e
 
 e2e: install system-deps ## End-to-end: a real Prometheus scrapes a real multi-worker Gunicorn
-	$(BIN)/pytest -m e2e tests/e2e
+	$(TEST_ENV) $(BIN)/pytest -m e2e tests/e2e
 
 lint: install ## Check style with ruff
 	$(BIN)/ruff check kosprice tests deploy benchmarks wsgi.py

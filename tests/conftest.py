@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import os
-import shutil
-from pathlib import Path
 
-import pytest
+# prometheus_client chooses multiprocess storage when it is first imported (by the imports
+# below), and the app's exporter follows the same variable. Tests build their apps with a
+# fresh registry, so a PROMETHEUS_MULTIPROC_DIR exported in the caller's shell must not
+# reach them; tests/servers.py gives every Gunicorn it starts its own directory.
+os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
-from kosprice.app import create_app
-from kosprice.settings import Settings
-from tests.factories import build_models
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from kosprice.app import create_app  # noqa: E402
+from kosprice.settings import Settings  # noqa: E402
+from tests.factories import build_models  # noqa: E402
 
 IN_CI = os.environ.get("CI") == "true"
 
