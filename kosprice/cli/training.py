@@ -61,11 +61,10 @@ def train(region: str, data: Path, out: Path | None, estimator: str | None, seed
         if bump and not (reason or "").strip():
             raise LifecycleError("--bump needs --reason: the override is recorded in the metadata")
         result = training.train(region, data, estimator, seed, progress=_progress())
-        production = lc.serving(region)
+        production = lc.baseline(region)
         comparison = compare(region, result.model, result.metadata, result.holdout, production)
-        version, versioning = choose_version(
-            comparison, None if production is None else production.version,
-            lc.used_versions(region, root), bump, reason)
+        version, versioning = choose_version(comparison, production.version,
+                                             lc.used_versions(region, root), bump, reason)
     except KospriceError as exc:
         raise fail(exc) from None
     result.metadata["model_version"] = str(version)

@@ -144,29 +144,46 @@ def evaluate(estimator: Any, metadata: dict[str, Any], holdout: pd.DataFrame,
                       score(holdout[TARGET].astype(float), predictions), predictions)
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """Production's serving version of a region, and its model when it passes validation."""
+
+    version: Version | None
+    model: LoadedModel | None = None
+    problem: str | None = None
+    """Why the model cannot be loaded (e.g. trained with another scikit-learn)."""
+
+
 def compare(region: str, estimator: Any, metadata: dict[str, Any], holdout: pd.DataFrame,
-            production: LoadedModel | None) -> Comparison:
+            production: Baseline) -> Comparison:
     """Score candidate and production on the candidate's held-out rows; judge by MAE."""
     actual = holdout[TARGET].astype(float).to_numpy()
     candidate = evaluate(estimator, metadata, holdout, metadata.get("model_version"))
-    if production is None:
+    if production.version is None:
         return Comparison(region, len(holdout), actual, candidate, None, "first model", None,
                           f"no production model for {region}: the first version is {FIRST}")
-    type_changed = metadata["model_type"] != production.metadata["model_type"]
+    if production.model is None:
+        return Comparison(
+            region, len(holdout), actual, candidate, None, "incomparable", None,
+            f"production {production.version} cannot be loaded, so it cannot be re-scored on "
+            f"the candidate's rows ({production.problem}); the version still follows "
+            f"{production.version}: declare the bump with --bump (major after a scikit-learn "
+            "upgrade) and --reason, and promote with --force")
+    loaded = production.model
+    type_changed = metadata["model_type"] != loaded.metadata["model_type"]
     try:
-        current = evaluate(production.estimator, production.metadata, holdout,
-                           str(production.version))
+        current = evaluate(loaded.estimator, loaded.metadata, holdout, str(loaded.version))
     except LifecycleError as exc:
         return Comparison(region, len(holdout), actual, candidate, None, "incomparable",
                           "major" if type_changed else None,
-                          f"production {production.version} cannot be scored on the "
+                          f"production {loaded.version} cannot be scored on the "
                           f"candidate's rows ({exc.message})")
     new, old = candidate.metrics["mae"], current.metrics["mae"]
     verdict = "better" if new < old else "worse" if new > old else "equal"
     change = f"MAE {old:,.0f} -> {new:,.0f} ({(new - old) / old:+.1%}) on {len(holdout)} rows"
     if type_changed:
         bump: Bump | None = "major"
-        why = (f"model type {production.metadata['model_type']} -> {metadata['model_type']} "
+        why = (f"model type {loaded.metadata['model_type']} -> {metadata['model_type']} "
                f"(MAJOR); {change}")
     elif verdict == "better":
         bump, why = "minor", f"same model type, {change} (MINOR)"
@@ -209,6 +226,9 @@ def choose_version(comparison: Comparison, production_version: Version | None,
         version, kind, step = FIRST, "initial", "minor"
     else:
         kind = bump or comparison.implied_bump
+        if kind is None and comparison.verdict == "incomparable":
+            raise LifecycleError(f"{comparison.explanation}. Nothing to version without "
+                                 "--bump major|minor|patch and --reason TEXT")
         if kind is None:
             raise LifecycleError(
                 f"{comparison.explanation}. Nothing to version: retrain, or declare the change "
@@ -444,16 +464,19 @@ class Lifecycle:
         found = {_version_of(name) for root in roots for name in _names(Path(root) / region)}
         return {v for v in found if v is not None}
 
-    def serving(self, region: str) -> LoadedModel | None:
-        """Production's serving model of a region, fully validated; None when there is none."""
+    def baseline(self, region: str) -> Baseline:
+        """Production's serving version of a region, loaded when it passes validation.
+
+        A version that fails validation (e.g. after a scikit-learn upgrade) is reported, not
+        raised: its replacement must still be trainable, comparable and promotable.
+        """
         version = self.production.serving_version(region)
         if version is None:
-            return None
+            return Baseline(None)
         problems, model = check_version(self.production.version_dir(region, version), region)
         if model is None:
-            raise LifecycleError(f"production {region} {version} fails validation: "
-                                 + "; ".join(p.reason for p in problems))
-        return model
+            return Baseline(version, problem="; ".join(p.reason for p in problems))
+        return Baseline(version, model)
 
     def candidate(self, region: str, version: str) -> tuple[LoadedModel, pd.DataFrame]:
         """Load a candidate after the startup integrity checks, with its held-out rows."""
@@ -474,7 +497,7 @@ class Lifecycle:
         """Compare a candidate with production; write the report into the candidate folder."""
         model, holdout = self.candidate(region, version)
         comparison = compare(region, model.estimator, model.metadata, holdout,
-                             self.serving(region))
+                             self.baseline(region))
         paths = []
         if report:
             paths = write_report(comparison,
@@ -530,12 +553,14 @@ class Lifecycle:
             if serving is not None and model.version <= serving:
                 raise LifecycleError(f"{region} {version} would not serve: production serves "
                                      f"{serving}, which is newer; train a new candidate")
-            production = self.serving(region)
-            comparison = compare(region, model.estimator, model.metadata, holdout, production)
+            comparison = compare(region, model.estimator, model.metadata, holdout,
+                                 self.baseline(region))
             if comparison.worse and not force:
+                judged = ("worse than production" if comparison.verdict == "worse"
+                          else "not comparable with production")
                 raise LifecycleError(
-                    f"refusing to promote {region} {version}: {comparison.verdict} than "
-                    f"production ({comparison.explanation}); use --force with a --reason "
+                    f"refusing to promote {region} {version}: {judged} "
+                    f"({comparison.explanation}); use --force with a --reason "
                     "to promote it anyway")
             source = self.candidates.version_dir(region, version)
             record = {
