@@ -4,7 +4,6 @@ HOST and PORT choose the address; every other knob is a KOSPRICE_* setting.
 """
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -37,7 +36,6 @@ workers = settings.workers or max(2, usable_cpus())
 worker_class = "sync"  # the model call is CPU-bound: one request per process at a time
 timeout = 30  # a worker silent this long is killed and replaced (a prediction takes ms)
 graceful_timeout = 30  # SIGTERM and reloads let in-flight requests finish for this long
-keepalive = 2
 # The heartbeat file is touched every second; on a container overlay filesystem that can
 # stall a worker past `timeout`, so keep it in memory where /dev/shm exists.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -66,16 +64,14 @@ pidfile = str(Path(settings.state_dir, "gunicorn.pid"))
 
 
 def wipe_metrics_dir(metrics_dir: Path) -> None:
-    """Empty the multiprocess directory: files of a previous run would be summed in.
+    """Remove the metric files of a previous run, which would otherwise be summed in.
 
-    Only its contents go, so the directory may be a mount point (a tmpfs in a container).
+    Only prometheus_client's `*.db` files go: the directory may be a mount point (a tmpfs in
+    a container), and a misconfigured path must not cost anything else that lives there.
     """
     metrics_dir.mkdir(parents=True, exist_ok=True)
-    for entry in metrics_dir.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
+    for entry in metrics_dir.glob("*.db"):
+        entry.unlink()
 
 
 # Workers load exactly the versions the master validated last (at start, then at each HUP),

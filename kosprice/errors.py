@@ -49,11 +49,6 @@ class UnknownRegionError(KospriceError):
     code = "unknown_region"
 
 
-class ValidationError(KospriceError):
-    status = 422
-    code = "validation_error"
-
-
 class LifecycleError(KospriceError):
     """A promote, rollback or compare request was refused."""
 

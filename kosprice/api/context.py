@@ -20,22 +20,22 @@ def request_id_from(header: str | None) -> str:
     return str(uuid.uuid4())
 
 
-def current_request_id() -> str | None:
-    return g.get("request_id")
+def current_request_id() -> str:
+    """This request's ID, decided once (also for requests that fail before any view runs)."""
+    if "request_id" not in g:
+        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+    return g.request_id
 
 
 def init_app(app: Flask) -> None:
     @app.before_request
     def bind_request_id() -> None:
-        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=g.request_id)
+        structlog.contextvars.bind_contextvars(request_id=current_request_id())
 
     @app.after_request
     def echo_request_id(response: Response) -> Response:
-        if "request_id" not in g:  # the request failed before before_request ran
-            g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
-        response.headers[REQUEST_ID_HEADER] = g.request_id
+        response.headers[REQUEST_ID_HEADER] = current_request_id()
         return response
 
     @app.teardown_request

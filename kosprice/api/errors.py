@@ -8,10 +8,10 @@ Tracebacks and exception text stay in the server's logs.
 from __future__ import annotations
 
 import marshmallow
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from kosprice.api.context import current_request_id, request_id_from
+from kosprice.api.context import current_request_id
 from kosprice.errors import KospriceError
 from kosprice.logging import get_logger
 
@@ -28,20 +28,20 @@ _GENERIC_5XX = "The server encountered an internal error."
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None) -> Response:
-    request_id = current_request_id() or request_id_from(request.headers.get("X-Request-ID"))
     response = jsonify(error={"code": code, "message": message, "details": details or {},
-                              "request_id": request_id})
+                              "request_id": current_request_id()})
     response.status_code = status
     return response
 
 
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
-    if status >= 500:
+    if status == 500:
         return _unexpected(exc)
     code = _CODES.get(status) or exc.name.lower().replace(" ", "_").replace("'", "")
+    message = _GENERIC_5XX if status > 500 else exc.description or exc.name
     allowed = sorted(exc.valid_methods or ()) if status == 405 else []
-    response = error_response(status, code, exc.description or exc.name,
+    response = error_response(status, code, message,
                               {"allowed_methods": allowed} if allowed else None)
     if allowed:
         response.headers["Allow"] = ", ".join(allowed)

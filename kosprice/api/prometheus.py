@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask, Request
+from flask import Flask, Request, request
 from prometheus_client import CollectorRegistry
 from prometheus_flask_exporter import PrometheusMetrics
 from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 
 from kosprice.monitoring.metrics import LATENCY_BUCKETS
 
+TRACKED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
-def path(request: Request) -> str:
+
+def path(req: Request) -> str:
     """Label requests by URL rule, so bogus paths cannot create new series."""
-    return request.url_rule.rule if request.url_rule else "<unmatched>"
+    return req.url_rule.rule if req.url_rule else "<unmatched>"
 
 
 def init_app(app: Flask) -> CollectorRegistry:
@@ -30,4 +32,12 @@ def init_app(app: Flask) -> CollectorRegistry:
         exporter = GunicornInternalPrometheusMetrics(app, **options)
     else:
         exporter = PrometheusMetrics(app, registry=CollectorRegistry(), **options)
+
+    @app.before_request
+    def untrack_unknown_methods() -> None:
+        # The exporter labels requests by method, and Gunicorn accepts any token as one:
+        # leave made-up methods out, or each would create new series (they still get a 405).
+        if request.method not in TRACKED_METHODS:
+            request.prom_do_not_track = True
+
     return exporter.registry

@@ -58,37 +58,37 @@ def describe_model(region: str):
 
 @bp.post("/predict/<region>")
 def predict(region: str):
-    g.prediction = {"region": region, "started": time.perf_counter()}
+    g.prediction = prediction = {"region": region, "started": time.perf_counter()}
     model = services().registry.get(region)
-    g.prediction["model_version"] = str(model.version)
+    prediction["model_version"] = version = str(model.version)
     listing = load_listing(json_body(), tuple(model.features))
     called = time.perf_counter()
-    price = predictor.predict(model, [listing])[0]
-    g.prediction["model_latency"] = time.perf_counter() - called
-    g.prediction["predicted_price"] = round(price, 2)
-    g.prediction["anomalies"] = services().anomaly_rules(model).classify(price)
-    return jsonify(region=region, predicted_price=round(price, 2),
-                   model_version=str(model.version), request_id=g.request_id)
+    price = round(predictor.predict(model, [listing])[0], 2)
+    prediction.update(model_latency=time.perf_counter() - called, predicted_price=price,
+                      anomalies=services().anomaly_rules(model).classify(price))
+    return jsonify(region=region, predicted_price=price, model_version=version,
+                   request_id=g.request_id)
 
 
 @bp.after_app_request
 def observe_prediction(response):
     """Log the canonical line of every prediction request and count it, failed ones included."""
-    if "prediction" not in g:
+    prediction = g.pop("prediction", None)
+    if prediction is None:
         return response
-    fields = dict(g.prediction)
-    latency_ms = round((time.perf_counter() - fields.pop("started")) * 1000, 3)
-    model_latency = fields.pop("model_latency", None)
-    fields = {"model_version": None, "predicted_price": None, "anomalies": (), **fields}
+    latency_ms = round((time.perf_counter() - prediction["started"]) * 1000, 3)
+    version = prediction.get("model_version")
+    price = prediction.get("predicted_price")
+    anomalies = prediction.get("anomalies", ())
     level = log.info if response.status_code < 500 else log.error
     level("prediction", status=response.status_code, latency_ms=latency_ms,
-          **{**fields, "anomalies": list(fields["anomalies"])})
-    if fields["region"] in services().registry.regions:
+          region=prediction["region"], model_version=version, predicted_price=price,
+          anomalies=list(anomalies))
+    if version is not None:  # a known region: its failed requests count in its monitors too
         services().monitor.observe(Observation(
-            region=fields["region"], request_id=g.request_id, timestamp=time.time(),
-            status=response.status_code, latency_ms=latency_ms,
-            model_version=fields["model_version"], price=fields["predicted_price"],
-            anomalies=tuple(fields["anomalies"])), model_latency)
+            region=prediction["region"], request_id=g.request_id, timestamp=time.time(),
+            status=response.status_code, latency_ms=latency_ms, model_version=version,
+            price=price, anomalies=anomalies), prediction.get("model_latency"))
     return response
 
 

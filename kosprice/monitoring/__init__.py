@@ -19,4 +19,4 @@ def build_store(settings: Settings) -> MonitorStore:
     from kosprice.monitoring.sqlite_store import SqliteStore
 
     return SqliteStore(settings.state_dir / "monitor.sqlite3", settings.window_size,
-                       settings.anomaly_history)
+                       settings.anomaly_history, busy_timeout=settings.store_timeout)

@@ -39,6 +39,8 @@ class Metrics:
         self.store_errors = Counter(
             "kosprice_monitor_store_errors_total", "Failed calls to the monitoring store",
             ["operation"], registry=registry)
+        # Labelled by store kind: a labelless multiprocess gauge writes 0 the moment it is
+        # created, so a worker still booting would report the store down.
         self.store_up = Gauge(
             "kosprice_monitor_store_up", "1 while the monitoring store answers, else 0",
-            multiprocess_mode="livemin", registry=registry)
+            ["store"], multiprocess_mode="livemin", registry=registry)

@@ -50,10 +50,16 @@ class Monitor:
                  price_limits: Mapping[str, tuple[float, float]] | None = None) -> None:
         self.store = store
         self.metrics = metrics
-        self.breaker = CircuitBreaker(retry_after)
+        self.retry_after = retry_after
+        # Recording and reading trip separately: a slow monitor read must not stop this
+        # worker from counting predictions.
+        self.breakers = {op: CircuitBreaker(retry_after) for op in ("record", "read")}
         self.price_limits = dict(price_limits or {})
         self._rules: dict[tuple[str, str], AnomalyRules] = {}
         self._last_warning = float("-inf")
+        # Every worker reports whether the store answers from its start, not only once it
+        # has recorded something (the gauge is the minimum over live workers).
+        self._call("record", store.ping)
 
     # -- recording ------------------------------------------------------------------------
 
@@ -76,25 +82,26 @@ class Monitor:
         self._call("record", lambda: self.store.record(o))
 
     def _call(self, operation: str, action: Callable[[], Any]) -> Any:
-        """Run a store action behind the breaker; return None when it cannot run."""
-        if self.breaker.is_open:
+        """Run a store action ("record" or "read") behind its breaker; None when it can't."""
+        breaker = self.breakers[operation]
+        if breaker.is_open:
             self.metrics.store_errors.labels(f"{operation}_skipped").inc()
             return None
         try:
             result = action()
         except Exception as exc:  # noqa: BLE001 - any store failure must degrade, not fail
-            self.breaker.trip()
+            breaker.trip()
             self.metrics.store_errors.labels(operation).inc()
-            self.metrics.store_up.set(0)
+            self.metrics.store_up.labels(self.store.kind).set(0)
             now = time.monotonic()
-            if now - self._last_warning >= self.breaker.retry_after:
+            if now - self._last_warning >= self.retry_after:
                 self._last_warning = now
                 log.warning("monitor store unavailable; monitoring paused",
                             store=self.store.kind, operation=operation,
                             error=f"{type(exc).__name__}: {exc}",
-                            retry_after_s=self.breaker.retry_after)
+                            retry_after_s=self.retry_after)
             return None
-        self.metrics.store_up.set(1)
+        self.metrics.store_up.labels(self.store.kind).set(1)
         return result
 
     # -- reading --------------------------------------------------------------------------
@@ -104,7 +111,7 @@ class Monitor:
         if state is None:
             raise StoreUnavailableError(
                 "The monitoring store is unavailable; predictions are still served.",
-                {"store": self.store.kind, "retry_after_s": self.breaker.retry_after})
+                {"store": self.store.kind, "retry_after_s": self.retry_after})
         return state
 
     def prediction_report(self, region: str) -> dict[str, Any]:

@@ -7,14 +7,13 @@ recording script may touch them all. Recording is one EVALSHA (one round trip, a
 
 from __future__ import annotations
 
-import json
 import os
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from kosprice.monitoring.store import MonitorStore, Observation, RegionState, split_pair
+from kosprice.monitoring.store import MonitorStore, Observation, RegionState
 
 _RECORD = """
 local counters, window, latency, anomalies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -82,19 +81,11 @@ class RedisStore(MonitorStore):
             pipe.lrange(latency, 0, -1)
             pipe.lrange(anomalies, 0, -1)
             raw_counters, raw_window, raw_latency, raw_anomalies = pipe.execute()
-        c = {k.decode(): v.decode() for k, v in raw_counters.items()}
-        return RegionState(
-            predictions=int(c.get("predictions", 0)),
-            requests=int(c.get("requests", 0)),
-            errors=int(c.get("errors", 0)),
-            anomalous=int(c.get("anomalous", 0)),
-            last_prediction_at=float(c["last"]) if "last" in c else None,
-            by_version={k[2:]: int(v) for k, v in c.items() if k.startswith("v:")},
-            anomalies_by_kind={k[2:]: int(v) for k, v in c.items() if k.startswith("a:")},
-            window=[split_pair(item.decode(), float, str) for item in reversed(raw_window)],
-            latencies=[split_pair(item.decode(), float, int) for item in reversed(raw_latency)],
-            recent_anomalies=[json.loads(item) for item in raw_anomalies],
-        )
+        return RegionState.parse(
+            {k.decode(): v.decode() for k, v in raw_counters.items()},
+            [item.decode() for item in reversed(raw_window)],
+            [item.decode() for item in reversed(raw_latency)],
+            [item.decode() for item in raw_anomalies])
 
     def ping(self) -> None:
         self.client.ping()

@@ -8,13 +8,12 @@ regions × (2 × window_size + anomaly_history) rows.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
 from pathlib import Path
 
-from kosprice.monitoring.store import MonitorStore, Observation, RegionState, split_pair
+from kosprice.monitoring.store import MonitorStore, Observation, RegionState
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (
@@ -102,25 +101,22 @@ class SqliteStore(MonitorStore):
         try:
             counters = dict(db.execute(
                 "SELECT name, value FROM counters WHERE region = ?", (region,)).fetchall())
-            rings: dict[str, list[str]] = {"window": [], "latency": [], "anomalies": []}
-            for ring, payload in db.execute(
-                    "SELECT ring, payload FROM ring WHERE region = ? ORDER BY ring, seq",
-                    (region,)):
-                rings[ring].append(payload)
+            rows = db.execute("SELECT ring, seq, payload FROM ring WHERE region = ? "
+                              "ORDER BY ring, seq", (region,)).fetchall()
         finally:
             db.execute("COMMIT")
-        return RegionState(
-            predictions=int(counters.get("predictions", 0)),
-            requests=int(counters.get("requests", 0)),
-            errors=int(counters.get("errors", 0)),
-            anomalous=int(counters.get("anomalous", 0)),
-            last_prediction_at=counters.get("last"),
-            by_version={k[2:]: int(v) for k, v in counters.items() if k.startswith("v:")},
-            anomalies_by_kind={k[2:]: int(v) for k, v in counters.items() if k.startswith("a:")},
-            window=[split_pair(p, float, str) for p in rings["window"]],
-            latencies=[split_pair(p, float, int) for p in rings["latency"]],
-            recent_anomalies=[json.loads(p) for p in reversed(rings["anomalies"])],
-        )
+        # A ring keeps the last `size` entries of its counter; slots left over from a
+        # larger size configured earlier hold older entries and are skipped.
+        rings = {"window": ("predictions", self.window_size),
+                 "latency": ("requests", self.window_size),
+                 "anomalies": ("anomalous", self.anomaly_history)}
+        kept: dict[str, list[str]] = {ring: [] for ring in rings}
+        for ring, seq, payload in rows:
+            counter, size = rings[ring]
+            if seq > counters.get(counter, 0) - size:
+                kept[ring].append(payload)
+        return RegionState.parse(counters, kept["window"], kept["latency"],
+                                 kept["anomalies"][::-1])
 
     def ping(self) -> None:
         self.db.execute("SELECT 1").fetchone()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,24 @@ class RegionState:
     recent_anomalies: list[dict] = field(default_factory=list)
     """Most recent first."""
 
+    @classmethod
+    def parse(cls, counters: dict[str, Any], window: list[str], latencies: list[str],
+              anomalies: list[str]) -> RegionState:
+        """Build the state from a store's raw reads: counters by name, rings of encoded
+        entries (window and latencies oldest first, anomalies newest first)."""
+        return cls(
+            predictions=int(counters.get("predictions", 0)),
+            requests=int(counters.get("requests", 0)),
+            errors=int(counters.get("errors", 0)),
+            anomalous=int(counters.get("anomalous", 0)),
+            last_prediction_at=float(counters["last"]) if "last" in counters else None,
+            by_version={k[2:]: int(v) for k, v in counters.items() if k.startswith("v:")},
+            anomalies_by_kind={k[2:]: int(v) for k, v in counters.items() if k.startswith("a:")},
+            window=[split_pair(item, float, str) for item in window],
+            latencies=[split_pair(item, float, int) for item in latencies],
+            recent_anomalies=[json.loads(item) for item in anomalies],
+        )
+
 
 class MonitorStore(abc.ABC):
     """Atomic recording in one round trip; consistent reads for every worker."""
@@ -84,4 +103,4 @@ class MonitorStore(abc.ABC):
     @property
     @abc.abstractmethod
     def kind(self) -> str:
-        """A short name for logs and /ready: "redis" or "sqlite"."""
+        """A short name for logs and the monitor reports: "redis" or "sqlite"."""

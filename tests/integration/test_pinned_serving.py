@@ -14,6 +14,7 @@ from kosprice.ml.artifact import MODEL_FILE
 from kosprice.ml.registry import ModelRegistry, write_manifest
 from kosprice.ml.repository import load_or_fail
 from tests.factories import LISTING, copy_version, edit_metadata
+from tests.scrape import metric_total
 from tests.servers import gunicorn, wait_until
 
 REGION = "yogyakarta"
@@ -73,3 +74,12 @@ def test_respawned_and_reloaded_workers_never_load_a_broken_models_dir(models_di
         server.signal(signal.SIGHUP)
         wait_until(lambda: serving_version(server) == "v1.1.0", timeout=30,
                    what="the valid new version to serve")
+
+        def model_info(version: str) -> float:
+            return metric_total(requests.get(f"{server.url}/metrics", timeout=10).text,
+                                "kosprice_model_info", region=REGION, model_version=version)
+
+        # child_exit drops the gauges of the workers that are gone, killed one included.
+        wait_until(lambda: model_info("v1.0.0") == 0, timeout=30,
+                   what="the old version's gauge to go")
+        assert model_info("v1.1.0") == 1

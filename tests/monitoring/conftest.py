@@ -13,9 +13,9 @@ from pytest_redis import factories
 from kosprice.monitoring.redis_store import RedisStore
 from kosprice.monitoring.sqlite_store import SqliteStore
 from tests.conftest import IN_CI
+from tests.logs import log_files  # noqa: F401  (a shared fixture)
 
-throwaway_redis = factories.redis_proc(
-    port=None, executable=shutil.which("redis-server") or "/usr/bin/redis-server")
+throwaway_redis = factories.redis_proc(port=None, executable=shutil.which("redis-server"))
 
 
 def _reachable(url: str) -> bool:
@@ -62,6 +62,6 @@ def make_store(kind: str, request, tmp_path, window_size: int = 100, anomaly_his
     return SqliteStore(tmp_path / "monitor.sqlite3", window_size, anomaly_history)
 
 
-@pytest.fixture(params=["redis", "sqlite"])
+@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.redis), "sqlite"])
 def store_kind(request) -> str:
     return request.param

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -11,6 +10,7 @@ import requests
 
 from kosprice.features import REGIONS
 from tests.factories import LISTING
+from tests.scrape import metric_total
 from tests.servers import gunicorn
 
 N_PER_REGION = 15
@@ -18,17 +18,7 @@ N = N_PER_REGION * len(REGIONS)
 READS = 6
 
 
-def metric_total(text: str, name: str, **labels: str) -> float:
-    """Sum a metric's samples whose labels include `labels`."""
-    total = 0.0
-    for line in text.splitlines():
-        match = re.match(rf"^{name}(?:\{{(.*)\}})? (\S+)$", line)
-        if match and all(f'{k}="{v}"' in (match.group(1) or "") for k, v in labels.items()):
-            total += float(match.group(2))
-    return total
-
-
-@pytest.fixture(params=["redis", "sqlite"])
+@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.redis), "sqlite"])
 def store_env(request) -> dict[str, str]:
     if request.param == "redis":
         return {"KOSPRICE_REDIS_URL": request.getfixturevalue("redis_url"),
@@ -40,6 +30,10 @@ def store_env(request) -> dict[str, str]:
 def test_all_workers_report_exactly_n(models_dir, tmp_path, store_env):
     env = {"KOSPRICE_MODELS_DIR": str(models_dir), **store_env}
     with gunicorn(tmp_path, env, workers=3) as server:
+        # Every worker reports a reachable store from its start, not after its first write.
+        assert metric_total(requests.get(f"{server.url}/metrics").text,
+                            "kosprice_monitor_store_up") == 1
+
         def predict(i: int) -> requests.Response:
             region = REGIONS[i % len(REGIONS)]
             return requests.post(f"{server.url}/predict/{region}", json=LISTING, timeout=30)

@@ -10,8 +10,8 @@ import pytest
 from kosprice.app import create_app
 from kosprice.settings import Settings
 from tests.factories import LISTING
-from tests.monitoring.test_consistency import metric_total
-from tests.servers import RedisServer, wait_until
+from tests.scrape import metric_total
+from tests.servers import RedisServer, require_binary, wait_until
 
 RETRY_AFTER = 0.5
 TIMEOUT = 0.1
@@ -19,16 +19,14 @@ TIMEOUT = 0.1
 
 @pytest.fixture
 def redis_server(tmp_path):
-    try:
-        server = RedisServer(tmp_path).start()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
+    require_binary("redis-server", "redis-server")
+    server = RedisServer(tmp_path).start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def client(models_dir, tmp_path, redis_server):
+def client(models_dir, tmp_path, redis_server, log_files):
     settings = Settings.from_env({}, models_dir=models_dir, log_dir=tmp_path / "logs",
                                  redis_url=redis_server.url, store_timeout=TIMEOUT,
                                  store_retry_after=RETRY_AFTER)
@@ -60,19 +58,27 @@ def assert_unavailable(client) -> None:
         assert set(response.json["error"]) == {"code", "message", "details", "request_id"}
 
 
-def test_predictions_survive_a_stopped_redis_and_recording_resumes(client, redis_server):
-    healthy = predict(client, 5)
+def store_errors(client, operation: str) -> float:
+    return metric_total(client.get("/metrics").text, "kosprice_monitor_store_errors_total",
+                        operation=operation)
+
+
+def test_predictions_survive_a_stopped_redis_and_recording_resumes(client, redis_server,
+                                                                  log_files):
+    assert metric_total(client.get("/metrics").text, "kosprice_monitor_store_up") == 1
+    predict(client, 5)
     assert count(client) == 5
 
     redis_server.stop()
     during_outage = predict(client, 20)
-    assert max(during_outage) < max(healthy) + 2 * TIMEOUT + 0.2
+    assert max(during_outage) < 1.0  # generous: a noisy machine, yet far from a hang
+    # One call failed and opened the breaker; the other 19 did not touch the store.
+    assert store_errors(client, "record") == 1
+    assert store_errors(client, "record_skipped") == 19
     assert_unavailable(client)
-    metrics = client.get("/metrics").text
-    assert metric_total(metrics, "kosprice_monitor_store_errors_total", operation="record") >= 1
-    assert metric_total(metrics, "kosprice_monitor_store_errors_total",
-                        operation="record_skipped") >= 1
-    assert metric_total(metrics, "kosprice_monitor_store_up") == 0
+    assert metric_total(client.get("/metrics").text, "kosprice_monitor_store_up") == 0
+    warnings = log_files.events("monitor store unavailable; monitoring paused")
+    assert len(warnings) == 1, "the warning is rate-limited to one per retry period"
 
     redis_server.start()  # same port, empty data set: nothing persisted
     wait_until(lambda: count(client) is not None, timeout=10 * RETRY_AFTER,
@@ -90,8 +96,9 @@ def test_a_hanging_redis_costs_one_timeout_then_nothing(client, redis_server):
         assert_unavailable(client)
     finally:
         redis_server.process.send_signal(signal.SIGCONT)
-    assert durations[0] < TIMEOUT + 0.5
-    assert sorted(durations)[len(durations) // 2] < TIMEOUT / 2, "later calls must skip the store"
+    assert durations[0] < TIMEOUT + 0.9
+    assert store_errors(client, "record") == 1  # the one call that waited for the timeout
+    assert store_errors(client, "record_skipped") == 19
     wait_until(lambda: count(client) is not None, timeout=10 * RETRY_AFTER,
                what="the monitor to resume")
     predict(client, 2)

@@ -73,6 +73,23 @@ def test_anomalies_are_counted_by_kind_and_the_latest_kept(store):
     assert state.recent_anomalies[0]["value"] == -1.0
 
 
+def test_a_smaller_window_configured_later_keeps_only_the_latest(store):
+    for i in range(12):
+        store.record(observation(i, price=float(i)))
+    store.window_size = 3  # as if restarted with a smaller KOSPRICE_WINDOW_SIZE
+    store.record(observation(12, price=12.0))
+    window = [price for price, _ in store.read("yogyakarta").window]
+    # Never an entry older than the last 3, always in order, the newest included (the
+    # embedded store may hold fewer until the ring has turned once at its new size).
+    assert window == sorted(window) and set(window) <= {10.0, 11.0, 12.0} and 12.0 in window
+    for i in range(13, 16):
+        store.record(observation(i, price=float(i)))
+    state = store.read("yogyakarta")
+    assert [price for price, _ in state.window] == [13.0, 14.0, 15.0]
+    assert [ms for ms, _ in state.latencies] == [14.0, 15.0, 16.0]
+    assert state.predictions == 16
+
+
 def test_regions_do_not_mix(store):
     store.record(observation(0, region="jakarta_pusat"))
     assert store.read("jakarta_pusat").predictions == 1
