@@ -41,8 +41,9 @@ def test_two_workers_serve_predictions_over_http(models_dir, tmp_path):
 
         # Concurrent clients: while one worker is busy the other has to accept.
         pids: set[int] = set()
+        deadline = time.monotonic() + 60  # the second worker may still be booting
         with ThreadPoolExecutor(max_workers=8) as pool:
-            for _ in range(5):
+            while time.monotonic() < deadline:
                 assert list(pool.map(predict, range(40))) == [200] * 40
                 time.sleep(0.2)  # let the access lines reach the log
                 records = json_lines(server.output())
@@ -77,9 +78,7 @@ def test_gunicorn_refuses_to_start_and_names_every_problem(models_dir, tmp_path)
 
     server = Gunicorn(tmp_path, {"KOSPRICE_MODELS_DIR": str(models_dir)}).start(wait=False)
     try:
-        started = time.monotonic()
-        returncode = server.wait(timeout=60)
-        assert time.monotonic() - started < 60
+        returncode = server.wait(timeout=60)  # raises if it is still running by then
         output = server.output()
     finally:
         server.stop()
