@@ -37,9 +37,10 @@ def dockerignored(path: str) -> bool:
                for pattern in patterns for prefix in prefixes)
 
 
-def test_image_is_slim_python_311_and_runs_as_a_non_root_user():
+def test_image_is_slim_python_311_pinned_to_a_patch_release_and_runs_as_a_non_root_user():
     steps = instructions()
-    assert steps[0] == ("FROM", "python:3.11-slim")
+    assert steps[0][0] == "FROM"
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", steps[0][1]), steps[0][1]
     users = [args for op, args in steps if op == "USER"]
     assert users and users[-1] not in {"root", "0"}
     cmd_index = max(i for i, (op, _) in enumerate(steps) if op == "CMD")
@@ -49,7 +50,8 @@ def test_image_is_slim_python_311_and_runs_as_a_non_root_user():
 
 def test_dependencies_come_from_the_lock_file_and_the_package_adds_none():
     runs = [args for op, args in instructions() if op == "RUN"]
-    lock = next(i for i, r in enumerate(runs) if "pip install -r requirements.lock" in r)
+    lock = next(i for i, r in enumerate(runs)
+                if "pip install --no-deps -r requirements.lock" in r)
     package = next(i for i, r in enumerate(runs) if "pip install --no-deps ." in r)
     assert lock < package
 
@@ -73,9 +75,18 @@ def test_everything_copied_is_in_the_build_context():
 
 
 @pytest.mark.parametrize("path", [".venv", ".git", "candidates", "archive", "logs", "state",
-                                  "tests", "data/kos/jakarta_pusat.csv", ".env"])
+                                  "tests", "data/kos/jakarta_pusat.csv", ".env",
+                                  "models/.lifecycle.lock", "models/.pending-yogyakarta.json",
+                                  "models/yogyakarta/.v1.0.1.promote-1a2b/model.pkl",
+                                  "models/yogyakarta/.v1.0.0.archiving"])
 def test_build_context_leaves_out_local_state_data_and_secrets(path):
     assert dockerignored(path)
+
+
+@pytest.mark.parametrize("path", ["models/yogyakarta/v1.0.0/model.pkl",
+                                  "models/yogyakarta/v1.0.0/metadata.json"])
+def test_build_context_keeps_complete_model_versions(path):
+    assert not dockerignored(path)
 
 
 def healthcheck_command() -> str:
