@@ -77,7 +77,8 @@ rollback: install ## Serve an older version again: REGION=r APPROVED_BY=name REA
 	$(BIN)/kosprice rollback --region "$(REGION)" $(if $(TO),--to "$(TO)") \
 		--approved-by "$(APPROVED_BY)" --reason "$(REASON)"
 
-reload: install ## Validate models/, then HUP Gunicorn: new workers serve them, old ones finish
+reload: install ## Complete any interrupted promote/rollback, validate models/, then HUP Gunicorn
+	@$(BIN)/kosprice recover
 	@$(BIN)/kosprice validate || { echo "models/ is invalid: not reloading" >&2; exit 1; }
 	@test -s "$(PIDFILE)" || { echo "no Gunicorn pidfile at $(PIDFILE): is it running?" >&2; exit 1; }
 	kill -HUP "$$(cat "$(PIDFILE)")"

@@ -1,4 +1,4 @@
-"""`kosprice compare | promote | rollback | versions | audit`: the governed model lifecycle.
+"""`kosprice compare | promote | rollback | recover | versions | audit`: the model lifecycle.
 
 Promotion is always a person's decision: these commands check, compare and record, and
 `make reload` then makes the running service serve what production holds.
@@ -34,8 +34,8 @@ def echo_comparison(comparison: Comparison) -> None:
                f"{comparison.implied_bump or 'none'} - {comparison.explanation}")
 
 
-def echo_recovered(lc: Lifecycle) -> None:
-    for message in lc.recover():
+def echo_recovered(messages: list[str]) -> None:
+    for message in messages:
         click.echo(f"recovered: {message}", err=True)
 
 
@@ -63,8 +63,9 @@ def promote(region: str, version: str, approved_by: str, reason: str, force: boo
     """Copy an approved candidate into production and record it in the audit log."""
     lc = lifecycle()
     try:
-        echo_recovered(lc)
-        record = lc.promote(region, version, approved_by, reason, force=force)
+        with lc.exclusive() as recovered:
+            echo_recovered(recovered)
+            record = lc.promote(region, version, approved_by, reason, force=force)
     except KospriceError as exc:
         raise fail(exc) from None
     forced = " (forced)" if record["forced"] else ""
@@ -81,18 +82,28 @@ def rollback(region: str, to: str | None, approved_by: str, reason: str) -> None
     """Archive the newer production version(s) so an older one serves again."""
     lc = lifecycle()
     try:
-        echo_recovered(lc)
-        record = lc.rollback(region, approved_by, reason, to=to)
+        with lc.exclusive() as recovered:
+            echo_recovered(recovered)
+            record = lc.rollback(region, approved_by, reason, to=to)
     except KospriceError as exc:
         raise fail(exc) from None
     click.echo(f"rolled back {region} {record['from_version']} -> {record['to_version']}; "
                f"archived {', '.join(record['retired'])}; {RELOAD_HINT}")
 
 
+@click.command()
+def recover() -> None:
+    """Complete an interrupted promote or rollback (`make reload` runs this first)."""
+    messages = lifecycle().recover()
+    echo_recovered(messages)
+    if not messages:
+        click.echo("nothing to recover", err=True)
+
+
 def _warn_pending(lc: Lifecycle) -> None:
     for journal in lc.pending():
-        click.echo(f"warning: an interrupted promote/rollback ({journal.name}) completes on "
-                   "the next promote or rollback", err=True)
+        click.echo(f"warning: an interrupted promote/rollback ({journal.name}) is not "
+                   "complete; run `kosprice recover`", err=True)
 
 
 @click.command()
@@ -132,4 +143,4 @@ def audit(region: str | None, as_json: bool) -> None:
                    f"{record['reason']}  [{change}]")
 
 
-COMMANDS = [compare, promote, rollback, versions, audit]
+COMMANDS = [compare, promote, rollback, recover, versions, audit]

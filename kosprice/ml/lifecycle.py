@@ -22,8 +22,9 @@ rollback  1. write the journal: the commit point
 
 A crash before the journal exists leaves production untouched (a stale promote dot-folder is
 swept later). A crash after it is rolled forward by `recover()`, which every promote and
-rollback runs first: steps 3-5 (promote) or 2-5 (rollback) are idempotent, and the audit
-record carries an ID, so the trail holds exactly one record per completed action.
+rollback runs first and `make reload` runs before validating: steps 3-5 (promote) or 2-5
+(rollback) are idempotent, and the audit record carries an ID, so the trail holds exactly
+one record per completed action.
 """
 
 from __future__ import annotations
@@ -446,6 +447,7 @@ class Lifecycle:
         self.candidates = ModelRepository(candidates_dir)
         self.archive = ModelRepository(archive_dir)
         self.audit_log = Path(audit_log)
+        self._exclusive = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> Lifecycle:
@@ -513,7 +515,7 @@ class Lifecycle:
         return read_audit(self.audit_log, region)
 
     def pending(self) -> list[Path]:
-        """Journals of interrupted actions, which the next promote or rollback completes."""
+        """Journals of interrupted actions, which `recover()` (or the next action) completes."""
         if not self.models_dir.is_dir():
             return []
         return sorted(self.models_dir.glob(".pending-*.json"))
@@ -521,14 +523,25 @@ class Lifecycle:
     # acting
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """One promote or rollback at a time per models directory."""
+    def exclusive(self) -> Iterator[list[str]]:
+        """Hold the lifecycle lock, interrupted actions completed first; yield what was done.
+
+        One action at a time per models directory. Re-entrant for this object: actions inside
+        an `exclusive()` block share its lock and its single recovery (the CLI prints what
+        was recovered before acting, even when the action is then refused).
+        """
+        if self._exclusive:
+            yield []
+            return
         self.models_dir.mkdir(parents=True, exist_ok=True)
         with open(self.models_dir / LOCK_FILE, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
+            self._exclusive = True
             try:
-                yield
+                # Before any new action: a new journal must never replace a pending one.
+                yield self._recover()
             finally:
+                self._exclusive = False
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _journal(self, region: str) -> Path:
@@ -540,8 +553,7 @@ class Lifecycle:
         approved_by, reason = approved_by.strip(), reason.strip()
         if not approved_by or not reason:
             raise LifecycleError("a promotion needs --approved-by and a --reason")
-        with self._locked():
-            self._recover()
+        with self.exclusive():
             model, holdout = self.candidate(region, version)
             target = self.production.version_dir(region, version)
             serving = self.production.serving_version(region)
@@ -599,8 +611,7 @@ class Lifecycle:
         approved_by, reason = approved_by.strip(), reason.strip()
         if not approved_by or not reason:
             raise LifecycleError("a rollback needs --approved-by and a --reason")
-        with self._locked():
-            self._recover()
+        with self.exclusive():
             versions = self.production.versions(region)
             if len(versions) < 2:
                 raise LifecycleError(f"refusing to roll back {region}: "
@@ -675,8 +686,8 @@ class Lifecycle:
 
     def recover(self) -> list[str]:
         """Complete interrupted actions and sweep abandoned promote folders; say what was done."""
-        with self._locked():
-            return self._recover()
+        with self.exclusive() as done:
+            return done
 
     def _recover(self) -> list[str]:
         done = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,11 @@ def run_kosprice(settings, *args: str, extra_env: dict[str, str] | None = None,
         return subprocess.Popen(command, cwd=ROOT, env=env, **popen)
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
+
+
+def make_reload(settings) -> subprocess.CompletedProcess:
+    """`make reload`, against this test's directories and Gunicorn pidfile."""
+    env = {"PATH": os.environ["PATH"], **kosprice_env(settings)}
+    return subprocess.run(["make", "-s", "-o", "install", "reload", f"VENV={sys.prefix}",
+                           f"PIDFILE={settings.state_dir / 'gunicorn.pid'}"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

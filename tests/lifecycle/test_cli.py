@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from kosprice.ml.lifecycle import Lifecycle
 from kosprice.ml.repository import validate
 from tests.lifecycle.conftest import REGION, production_like, run_kosprice
 
@@ -65,3 +66,16 @@ def test_governed_path_as_real_processes(settings, tmp_path):
     assert validate(settings.models_dir)[0] == []
     trail = run_kosprice(settings, "audit", "--json").stdout.splitlines()
     assert [json.loads(line)["action"] for line in trail] == ["promote", "rollback"]
+
+
+def test_promote_and_rollback_recover_once(cli, tmp_path, monkeypatch):
+    calls = []
+    recover = Lifecycle._recover
+    monkeypatch.setattr(Lifecycle, "_recover", lambda self: calls.append(1) or recover(self))
+    version = cli.train(production_like(tmp_path, shift=600_000))
+    calls.clear()
+    cli("promote", "--region", REGION, "--version", version, "--approved-by", "Ana",
+        "--reason", "lower MAE")
+    assert len(calls) == 1
+    cli("rollback", "--region", REGION, "--approved-by", "Budi", "--reason", "regression")
+    assert len(calls) == 2

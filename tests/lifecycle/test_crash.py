@@ -11,7 +11,7 @@ import pytest
 from kosprice.ml.lifecycle import PAUSE_ENV, PAUSE_MARKER
 from kosprice.ml.repository import validate
 from tests.factories import train_version
-from tests.lifecycle.conftest import REGION, production_like, run_kosprice
+from tests.lifecycle.conftest import REGION, make_reload, production_like, run_kosprice
 
 
 def kill_at(settings, step: str, *args: str) -> None:
@@ -45,7 +45,7 @@ def test_promote_killed_at_each_step(cli, lifecycle, settings, tmp_path, step, c
             "--approved-by", "Ana", "--reason", "lower MAE")
     assert validate(settings.models_dir)[0] == []
 
-    lifecycle.recover()  # what the next promote or rollback does first
+    lifecycle.recover()  # what `make reload` and the next promote or rollback do first
     assert validate(settings.models_dir)[0] == []
     assert serving(lifecycle) == (version if completes else "v1.0.0")
     trail = lifecycle.history(REGION)
@@ -73,3 +73,28 @@ def test_rollback_killed_at_each_step(lifecycle, settings, tmp_path, step):
     assert [str(v) for v in lifecycle.archive.versions(REGION)] == ["v1.1.0", "v1.2.0"]
     assert [r["action"] for r in lifecycle.history()] == ["rollback"]
     assert not [p for p in (settings.models_dir / REGION).iterdir() if p.name.startswith(".")]
+
+
+def test_kosprice_recover_completes_an_interrupted_promote(cli, lifecycle, settings, tmp_path):
+    version = cli.train(production_like(tmp_path, shift=600_000))
+    kill_at(settings, "journaled", "promote", "--region", REGION, "--version", version,
+            "--approved-by", "Ana", "--reason", "lower MAE")
+    assert "run `kosprice recover`" in cli("versions").output
+
+    recovered = cli("recover").output
+    assert (f"recovered: completed the interrupted promote of {REGION} to {version} "
+            "(approved by Ana)") in recovered
+    assert serving(lifecycle) == version and lifecycle.pending() == []
+    assert [r["to_version"] for r in lifecycle.history()] == [version]
+    assert "nothing to recover" in cli("recover").output
+
+
+def test_make_reload_recovers_before_validating(cli, lifecycle, settings, tmp_path):
+    version = cli.train(production_like(tmp_path, shift=600_000))
+    kill_at(settings, "renamed", "promote", "--region", REGION, "--version", version,
+            "--approved-by", "Ana", "--reason", "lower MAE")
+    result = make_reload(settings)  # no server runs: it stops after recover and validate
+    assert result.returncode != 0 and "no Gunicorn pidfile" in result.stderr
+    assert f"completed the interrupted promote of {REGION} to {version}" in result.stderr
+    assert lifecycle.pending() == [] and [r["to_version"] for r in lifecycle.history()] == [
+        version]

@@ -12,8 +12,6 @@ the slowest request under 1 s, no failure in about 2,000 requests; `make reload`
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,8 +21,8 @@ import pytest
 import requests
 
 from tests.factories import LISTING
-from tests.lifecycle.conftest import REGION, kosprice_env, production_like
-from tests.servers import ROOT, gunicorn, wait_until
+from tests.lifecycle.conftest import REGION, kosprice_env, make_reload, production_like
+from tests.servers import gunicorn, wait_until
 
 pytestmark = pytest.mark.gunicorn
 
@@ -85,14 +83,6 @@ class SteadyLoad:
 
     def served(self, version: str) -> bool:
         return any(o.version == version for o in self.snapshot())
-
-
-def make_reload(settings) -> subprocess.CompletedProcess:
-    """`make reload`, against this test's models and Gunicorn pidfile."""
-    env = {"PATH": "/usr/bin:/bin", **kosprice_env(settings)}
-    return subprocess.run(["make", "-s", "-o", "install", "reload", f"VENV={sys.prefix}",
-                           f"PIDFILE={settings.state_dir / 'gunicorn.pid'}"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 def switch_over(load: SteadyLoad, settings, old: str, new: str) -> dict[str, float]:
