@@ -13,7 +13,7 @@ import click
 from kosprice.cli.common import fail, region_option, settings
 from kosprice.errors import KospriceError
 from kosprice.features import REGIONS
-from kosprice.ml.lifecycle import Comparison, Lifecycle, comparison_table
+from kosprice.ml.lifecycle import Comparison, Lifecycle, VersionListing, comparison_table
 
 approved_by_option = click.option("--approved-by", required=True,
                                   help="Who approved this change (recorded in the audit log).")
@@ -106,17 +106,42 @@ def _warn_pending(lc: Lifecycle) -> None:
                    "complete; run `kosprice recover`", err=True)
 
 
+def _serving_note(listing: VersionListing) -> str | None:
+    """How the running server's pinned version relates to what production holds on disk."""
+    pinned, newest = listing.pinned, listing.newest
+    if pinned is None:
+        return "not pinned by the running server" if newest is not None else None
+    if newest is None or pinned > newest:
+        return (f"{pinned} serves but is no longer in production: rolled back"
+                f"{f' to {newest}' if newest else ''}, not yet reloaded (`make reload`)")
+    if pinned < newest:
+        return f"{newest} is newest on disk: promoted, not yet reloaded (`make reload`)"
+    return None
+
+
 @click.command()
 @click.option("--region", type=click.Choice(REGIONS), help="Only this region.")
 def versions(region: str | None) -> None:
     """List production, candidate and archived versions; `*` marks the serving one."""
     lc = lifecycle()
     _warn_pending(lc)
+    try:
+        pinned = lc.pinned()
+    except KospriceError as exc:
+        click.echo(f"warning: {exc.message}", err=True)
+        pinned = None
+    if pinned is None:
+        click.echo("* = newest on disk (no serving manifest: no running server pinned one)")
+    else:
+        click.echo("* = pinned by the running server")
     for name in [region] if region else REGIONS:
-        listing = lc.listing(name)
-        production = [f"*{v}" if v == listing.serving else str(v) for v in listing.production]
+        listing = lc.listing(name, pinned)
+        serving = listing.newest if pinned is None else listing.pinned
+        production = [f"*{v}" if v == serving else str(v) for v in listing.production]
         click.echo(f"{name}")
         click.echo(f"  production: {' '.join(production) or '-'}")
+        if pinned is not None and (note := _serving_note(listing)):
+            click.echo(f"  serving:    {note}")
         click.echo(f"  candidates: {' '.join(map(str, listing.candidates)) or '-'}")
         click.echo(f"  archived:   {' '.join(map(str, listing.archived)) or '-'}")
 

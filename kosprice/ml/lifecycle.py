@@ -50,6 +50,7 @@ import pandas as pd
 from kosprice.errors import LifecycleError
 from kosprice.features import REGIONS, TARGET
 from kosprice.ml.artifact import METADATA_FILE, MODEL_FILE, fsync_dir, sha256_file
+from kosprice.ml.registry import MANIFEST_FILE, read_manifest
 from kosprice.ml.repository import LoadedModel, ModelRepository, check_version
 from kosprice.ml.training import model_inputs, score
 from kosprice.ml.versions import FIRST, Bump, Version
@@ -433,7 +434,10 @@ def _move_to_archive(source: Path, target: Path) -> None:
 class VersionListing:
     region: str
     production: list[Version]
-    serving: Version | None
+    newest: Version | None
+    """Production's newest version on disk: what the next (re)load serves."""
+    pinned: Version | None
+    """What the running server pinned when it last validated; None without a manifest."""
     candidates: list[Version]
     archived: list[Version]
 
@@ -442,17 +446,19 @@ class Lifecycle:
     """Candidates, production and archive of every region, and the actions between them."""
 
     def __init__(self, models_dir: Path, candidates_dir: Path, archive_dir: Path,
-                 audit_log: Path) -> None:
+                 audit_log: Path, serving_manifest: Path | None = None) -> None:
         self.production = ModelRepository(models_dir)
         self.candidates = ModelRepository(candidates_dir)
         self.archive = ModelRepository(archive_dir)
         self.audit_log = Path(audit_log)
+        self.serving_manifest = None if serving_manifest is None else Path(serving_manifest)
         self._exclusive = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> Lifecycle:
         return cls(settings.models_dir, settings.candidates_dir, settings.archive_dir,
-                   settings.audit_log)
+                   settings.audit_log,
+                   settings.serving_manifest or Path(settings.state_dir, MANIFEST_FILE))
 
     @property
     def models_dir(self) -> Path:
@@ -506,9 +512,21 @@ class Lifecycle:
                                  self.candidates.version_dir(region, version) / REPORT_DIR)
         return comparison, paths
 
-    def listing(self, region: str) -> VersionListing:
+    def pinned(self) -> dict[str, Version] | None:
+        """The versions the running server pinned after validating; None without a manifest.
+
+        Raises IntegrityError when the manifest cannot be read.
+        """
+        if self.serving_manifest is None or not self.serving_manifest.is_file():
+            return None
+        return {region: Version.parse(pin["version"])
+                for region, pin in read_manifest(self.serving_manifest).items()
+                if Version.is_valid(pin.get("version"))}
+
+    def listing(self, region: str, pinned: dict[str, Version] | None = None) -> VersionListing:
         return VersionListing(region, self.production.versions(region),
                               self.production.serving_version(region),
+                              None if pinned is None else pinned.get(region),
                               self.candidates.versions(region), self.archive.versions(region))
 
     def history(self, region: str | None = None) -> list[dict[str, Any]]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from kosprice.ml.lifecycle import Lifecycle
-from kosprice.ml.repository import validate
+from kosprice.ml.registry import write_manifest
+from kosprice.ml.repository import load_or_fail, validate
 from tests.lifecycle.conftest import REGION, production_like, run_kosprice
 
 
@@ -79,3 +80,31 @@ def test_promote_and_rollback_recover_once(cli, tmp_path, monkeypatch):
     assert len(calls) == 1
     cli("rollback", "--region", REGION, "--approved-by", "Budi", "--reason", "regression")
     assert len(calls) == 2
+
+
+def test_versions_marks_what_the_running_server_pinned(cli, settings, tmp_path):
+    def reload() -> None:  # what the Gunicorn master does after validating, on start and HUP
+        write_manifest(settings.state_dir / "serving.json", load_or_fail(settings.models_dir))
+
+    reload()
+    version = cli.train(production_like(tmp_path, shift=600_000))
+    cli("promote", "--region", REGION, "--version", version, "--approved-by", "Ana",
+        "--reason", "lower MAE")
+    listing = cli("versions", "--region", REGION).output
+    assert "* = pinned by the running server" in listing
+    assert f"production: *v1.0.0 {version}\n" in listing
+    assert f"serving:    {version} is newest on disk: promoted, not yet reloaded" in listing
+
+    reload()
+    listing = cli("versions", "--region", REGION).output
+    assert f"production: v1.0.0 *{version}\n" in listing and "serving:" not in listing
+
+    cli("rollback", "--region", REGION, "--approved-by", "Budi", "--reason", "regression")
+    listing = cli("versions", "--region", REGION).output
+    assert "production: v1.0.0\n" in listing
+    assert (f"serving:    {version} serves but is no longer in production: rolled back to "
+            "v1.0.0, not yet reloaded") in listing
+
+    (settings.state_dir / "serving.json").write_text("{")
+    listing = cli("versions", "--region", REGION).output
+    assert "unreadable serving manifest" in listing and "production: *v1.0.0" in listing
