@@ -9,12 +9,10 @@ from pathlib import Path
 import click
 
 from kosprice.cli.common import fail, region_option, settings
-from kosprice.cli.lifecycle import echo_comparison
+from kosprice.cli.lifecycle import echo_comparison, echo_recovered
 from kosprice.errors import KospriceError, LifecycleError
 from kosprice.ml import training
-from kosprice.ml.artifact import save_version
-from kosprice.ml.lifecycle import HOLDOUT_FILE, Lifecycle, choose_version, compare
-from kosprice.ml.repository import ModelRepository
+from kosprice.ml.lifecycle import Lifecycle, compare
 from kosprice.settings import Settings
 
 
@@ -63,15 +61,14 @@ def train(region: str, data: Path, out: Path | None, estimator: str | None, seed
         result = training.train(region, data, estimator, seed, progress=_progress())
         production = lc.baseline(region)
         comparison = compare(region, result.model, result.metadata, result.holdout, production)
-        version, versioning = choose_version(comparison, production.version,
-                                             lc.used_versions(region, root), bump, reason)
+        with lc.exclusive() as recovered:
+            echo_recovered(recovered)
+            target = lc.save_candidate(result, comparison, production.version, root, bump,
+                                       reason)
     except KospriceError as exc:
         raise fail(exc) from None
-    result.metadata["model_version"] = str(version)
-    result.metadata["versioning"] = versioning
-    target = ModelRepository(root).version_dir(region, version)
-    save_version(target, result.model, result.metadata,
-                 [(HOLDOUT_FILE, result.holdout.to_csv(index=False).encode())])
+    version = result.metadata["model_version"]
+    versioning = result.metadata["versioning"]
     echo_comparison(replace(comparison, candidate=replace(comparison.candidate,
                                                           version=str(version))))
     m = result.metadata["metrics"]

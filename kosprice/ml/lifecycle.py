@@ -49,10 +49,10 @@ import pandas as pd
 
 from kosprice.errors import LifecycleError
 from kosprice.features import REGIONS, TARGET
-from kosprice.ml.artifact import METADATA_FILE, MODEL_FILE, fsync_dir, sha256_file
+from kosprice.ml.artifact import METADATA_FILE, MODEL_FILE, fsync_dir, save_version, sha256_file
 from kosprice.ml.registry import MANIFEST_FILE, read_manifest
 from kosprice.ml.repository import LoadedModel, ModelRepository, check_version
-from kosprice.ml.training import model_inputs, score
+from kosprice.ml.training import TrainingResult, model_inputs, score
 from kosprice.ml.versions import FIRST, Bump, Version
 
 HOLDOUT_FILE = "holdout.csv"
@@ -539,6 +539,31 @@ class Lifecycle:
         return sorted(self.models_dir.glob(".pending-*.json"))
 
     # acting
+
+    def save_candidate(self, result: TrainingResult, comparison: Comparison,
+                       production_version: Version | None, root: Path,
+                       bump: Bump | None = None, reason: str | None = None) -> Path:
+        """Give a trained model its version and write it under root; return its folder.
+
+        Under the lock, so two trainings at once never pick the same number.
+        """
+        region = comparison.region
+        with self.exclusive():
+            if self.production.serving_version(region) != production_version:
+                raise LifecycleError(f"production {region} changed while training (now "
+                                     f"{self.production.serving_version(region)}); train again")
+            version, versioning = choose_version(comparison, production_version,
+                                                 self.used_versions(region, root), bump, reason)
+            result.metadata["model_version"] = str(version)
+            result.metadata["versioning"] = versioning
+            target = ModelRepository(root).version_dir(region, version)
+            try:
+                return save_version(target, result.model, result.metadata,
+                                    [(HOLDOUT_FILE, result.holdout.to_csv(index=False).encode())])
+            except FileExistsError:
+                raise LifecycleError(f"{target} already exists (written by something outside "
+                                     "the lifecycle lock); nothing was overwritten, train "
+                                     "again") from None
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[list[str]]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import pytest
 
+from kosprice.errors import LifecycleError
 from kosprice.ml.artifact import read_metadata
+from kosprice.ml import training
+from kosprice.ml.lifecycle import Lifecycle, compare
 from kosprice.ml.repository import validate
-from tests.lifecycle.conftest import REGION, production_like
+from tests.lifecycle.conftest import REGION, production_like, run_kosprice
 
 
 def metadata(lifecycle, version):
@@ -91,3 +95,35 @@ def test_train_out_elsewhere_is_an_experiment(cli, settings, tmp_path):
     # compare and promote look in the candidates directory only
     result = cli("compare", "--region", REGION, "--candidate", version, ok=False)
     assert result.exit_code == 1 and "no candidate" in result.output
+
+
+def test_two_trainings_at_once_get_different_versions(lifecycle, settings, tmp_path):
+    data = str(production_like(tmp_path, shift=600_000))
+    runs = [run_kosprice(settings, "train", "--region", REGION, "--data", data,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    for run in runs:
+        _, stderr = run.communicate(timeout=120)
+        assert run.returncode == 0, stderr
+    assert [str(v) for v in lifecycle.candidates.versions(REGION)] == ["v1.1.0", "v1.2.0"]
+
+
+def test_a_version_folder_that_appeared_is_a_clear_error(cli, lifecycle, tmp_path, monkeypatch):
+    better = production_like(tmp_path, shift=600_000)
+    assert cli.train(better) == "v1.1.0"
+    # As if something outside the lock wrote v1.1.0 after the numbers were read.
+    monkeypatch.setattr(Lifecycle, "used_versions", lambda self, region, *roots: set())
+    result = cli("train", "--region", REGION, "--data", str(better), ok=False)
+    assert result.exit_code == 1 and "already exists" in result.output
+    assert "nothing was overwritten" in result.output and "Traceback" not in result.output
+
+
+def test_production_changing_during_training_is_refused(lifecycle, tmp_path):
+    result = training.train(REGION, production_like(tmp_path, shift=600_000))
+    baseline = lifecycle.baseline(REGION)
+    comparison = compare(REGION, result.model, result.metadata, result.holdout, baseline)
+    shutil.copytree(lifecycle.production.version_dir(REGION, "v1.0.0"),
+                    lifecycle.production.version_dir(REGION, "v1.5.0"))
+    with pytest.raises(LifecycleError, match="changed while training"):
+        lifecycle.save_candidate(result, comparison, baseline.version,
+                                 lifecycle.candidates.root)
