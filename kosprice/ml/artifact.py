@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,22 +50,46 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_folder(target: Path, build, *, exist_ok: bool = False) -> Path:
+def fsync_tree(folder: Path) -> None:
+    """Flush a folder's files and its entries, before the rename that publishes it."""
+    for child in folder.iterdir():
+        if child.is_file():
+            with open(child, "rb") as handle:
+                os.fsync(handle.fileno())
+    fsync_dir(folder)
+
+
+def write_json_atomically(path: Path, data: Any) -> None:
+    """Write JSON so that readers, and a crash, see the old file or the new one, whole."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False, indent=2)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_folder(target: Path, build: Callable[[Path], None]) -> Path:
     """Build a folder with `build(tmp_dir)` beside `target`, then rename it into place.
 
     A crash at any moment leaves either no `target` or a complete one; the half-built
     temporary folder (a dot-name, ignored by the repository) is removed on failure.
+    An existing `target` is never replaced: FileExistsError.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and not exist_ok:
+    if target.exists():
         raise FileExistsError(f"{target} already exists")
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         build(tmp)
         tmp.chmod(0o755)  # mkdtemp makes it private; models are read by the service user
-        for child in tmp.iterdir():
-            with open(child, "rb") as handle:
-                os.fsync(handle.fileno())
+        fsync_tree(tmp)
         os.rename(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -49,7 +49,16 @@ import pandas as pd
 
 from kosprice.errors import LifecycleError
 from kosprice.features import REGIONS, TARGET
-from kosprice.ml.artifact import METADATA_FILE, MODEL_FILE, fsync_dir, save_version, sha256_file
+from kosprice.ml.artifact import (
+    METADATA_FILE,
+    MODEL_FILE,
+    fsync_dir,
+    fsync_tree,
+    read_metadata,
+    save_version,
+    sha256_file,
+    write_json_atomically,
+)
 from kosprice.ml.registry import MANIFEST_FILE, read_manifest
 from kosprice.ml.repository import LoadedModel, ModelRepository, check_version
 from kosprice.ml.training import TrainingResult, model_inputs, score
@@ -388,24 +397,6 @@ def promotion_history(audit_log: Path, region: str) -> list[dict[str, Any]]:
 
 # --- moving folders safely ------------------------------------------------------------
 
-def _fsync_tree(folder: Path) -> None:
-    for child in folder.iterdir():
-        if child.is_file():
-            with open(child, "rb") as handle:
-                os.fsync(handle.fileno())
-    fsync_dir(folder)
-
-
-def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.rename(tmp, path)
-    fsync_dir(path.parent)
-
-
 def _move_to_archive(source: Path, target: Path) -> None:
     """Move a folder into the archive; across file systems, copy then delete the source."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -420,7 +411,7 @@ def _move_to_archive(source: Path, target: Path) -> None:
         tmp = target.with_name(f".{target.name}.archiving")
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(source, tmp)
-        _fsync_tree(tmp)
+        fsync_tree(tmp)
         os.rename(tmp, target)
         fsync_dir(target.parent)
         shutil.rmtree(source)
@@ -639,10 +630,10 @@ class Lifecycle:
             if sha256_file(staging / MODEL_FILE) != record["model_sha256"]:
                 shutil.rmtree(staging)
                 raise LifecycleError(f"copy of {region} {version} does not match its sha256")
-            _fsync_tree(staging)
+            fsync_tree(staging)
             fsync_dir(target.parent)
             pause_point("copied")
-            _write_json_atomically(self._journal(region), {"record": record,
+            write_json_atomically(self._journal(region), {"record": record,
                                                            "staging": staging.name})
             pause_point("journaled")
             self._finish(region)
@@ -679,17 +670,20 @@ class Lifecycle:
             if clash:
                 raise LifecycleError(f"the archive already holds {region} "
                                      f"{', '.join(map(str, clash))}; resolve that by hand")
-            old = self.production.metadata(region, serving)
+            try:  # the version rolled back may be broken: that must not block the rollback
+                old_metrics = read_metadata(self.production.version_dir(region, serving))["metrics"]
+            except (OSError, ValueError, KeyError):
+                old_metrics = None
             record = {
                 "id": uuid.uuid4().hex, "at": utc_now(), "action": "rollback", "region": region,
                 "from_version": str(serving), "to_version": str(target),
                 "approved_by": approved_by, "reason": reason, "forced": False,
                 "retired": [str(v) for v in newer],
                 "metrics": {"evaluated_on": "each version's own held-out rows",
-                            "from": old["metrics"], "to": model.metadata["metrics"]},
+                            "from": old_metrics, "to": model.metadata["metrics"]},
                 "model_sha256": model.metadata["model_sha256"],
             }
-            _write_json_atomically(self._journal(region), {"record": record})
+            write_json_atomically(self._journal(region), {"record": record})
             pause_point("journaled")
             self._finish(region)
             return record
@@ -748,6 +742,6 @@ class Lifecycle:
                     shutil.rmtree(folder / name, ignore_errors=True)
                     done.append(f"removed {region}/{name}, an unfinished promotion copy")
         if self.models_dir.is_dir():
-            for stale in self.models_dir.glob(".pending-*.json.tmp"):
+            for stale in self.models_dir.glob(".pending-*.json.*.tmp"):
                 stale.unlink()
         return done

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 from kosprice.errors import IntegrityError, UnknownRegionError
 from kosprice.features import REGIONS
+from kosprice.ml.artifact import write_json_atomically
 from kosprice.ml.repository import (
     LoadedModel,
     ModelRepository,
@@ -29,10 +29,7 @@ def write_manifest(path: Path, models: Mapping[str, LoadedModel]) -> None:
     pins = {region: {"version": str(model.version), "sha256": model.metadata["model_sha256"]}
             for region, model in sorted(models.items())}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps({"written_at": time.time(), "serving": pins}, indent=2) + "\n",
-                   encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_atomically(path, {"written_at": time.time(), "serving": pins})
 
 
 def read_manifest(path: Path) -> dict[str, dict[str, str]]:

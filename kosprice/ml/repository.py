@@ -73,10 +73,6 @@ class ModelRepository:
     def all_versions(self) -> dict[str, list[Version]]:
         return {region: self.versions(region) for region in REGIONS}
 
-    def metadata(self, region: str, version: Version | str) -> dict[str, Any]:
-        with open(self.version_dir(region, version) / METADATA_FILE, encoding="utf-8") as f:
-            return json.load(f)
-
 
 def _entries(folder: Path) -> Iterator[Path]:
     return (p for p in sorted(folder.iterdir()) if not p.name.startswith("."))
