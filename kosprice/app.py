@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from kosprice.api import context, errors, prometheus, views
-from kosprice.ml.lifecycle import promotion_history
+from kosprice.ml.audit import promotion_history
 from kosprice.ml.registry import ModelRegistry
 from kosprice.ml.repository import LoadedModel
 from kosprice.monitoring import build_store

@@ -13,7 +13,9 @@ import click
 from kosprice.cli.common import fail, region_option, settings
 from kosprice.errors import KospriceError
 from kosprice.features import REGIONS
-from kosprice.ml.lifecycle import Comparison, Lifecycle, VersionListing, comparison_table
+from kosprice.ml.comparison import Comparison
+from kosprice.ml.lifecycle import Lifecycle, VersionListing
+from kosprice.ml.report import comparison_table
 
 approved_by_option = click.option("--approved-by", required=True,
                                   help="Who approved this change (recorded in the audit log).")

@@ -12,7 +12,8 @@ from kosprice.cli.common import fail, region_option, settings
 from kosprice.cli.lifecycle import echo_comparison, echo_recovered
 from kosprice.errors import KospriceError, LifecycleError
 from kosprice.ml import training
-from kosprice.ml.lifecycle import Lifecycle, compare
+from kosprice.ml.comparison import compare
+from kosprice.ml.lifecycle import Lifecycle, override_reason
 from kosprice.settings import Settings
 
 
@@ -56,8 +57,7 @@ def train(region: str, data: Path, out: Path | None, estimator: str | None, seed
     lc = Lifecycle.from_settings(config)
     try:
         refuse_inside_governed_dirs(root, config)
-        if bump and not (reason or "").strip():
-            raise LifecycleError("--bump needs --reason: the override is recorded in the metadata")
+        override_reason(bump, reason)  # before the slow part
         result = training.train(region, data, estimator, seed, progress=_progress())
         production = lc.baseline(region)
         comparison = compare(region, result.model, result.metadata, result.holdout, production)

@@ -8,7 +8,7 @@ from sklearn.metrics import mean_absolute_error
 
 from kosprice.errors import LifecycleError
 from kosprice.features import INPUT_FEATURES, TARGET
-from kosprice.ml.lifecycle import HOLDOUT_FILE
+from kosprice.ml.comparison import HOLDOUT_FILE
 from tests.factories import synthetic_rows, write_csv
 from tests.lifecycle.conftest import BASE, REGION, production_like
 

@@ -10,7 +10,8 @@ import pytest
 from kosprice.errors import LifecycleError
 from kosprice.ml import training
 from kosprice.ml.artifact import read_metadata
-from kosprice.ml.lifecycle import Lifecycle, compare
+from kosprice.ml.comparison import compare
+from kosprice.ml.lifecycle import Lifecycle
 from kosprice.ml.repository import validate
 from tests.lifecycle.conftest import REGION, production_like, run_kosprice
 
