@@ -75,3 +75,20 @@ def test_a_column_the_candidate_dropped_is_still_there_for_production(cli, lifec
     comparison, _ = lifecycle.compare(REGION, version)
     assert comparison.verdict == "better" and comparison.production is not None
     assert set(holdout.columns) == {*INPUT_FEATURES, TARGET}
+
+
+def test_production_needing_a_column_the_rows_lack_is_incomparable(cli, lifecycle, tmp_path):
+    # Held-out rows written before they kept every column: production cannot be scored.
+    rows = synthetic_rows(seed=7, base=BASE + 600_000)
+    for row in rows:
+        row["is_mesin_cuci"] = 0
+    version = cli.train(write_csv(tmp_path / "constant.csv", rows))
+    path = lifecycle.candidates.version_dir(REGION, version) / HOLDOUT_FILE
+    pd.read_csv(path).drop(columns="is_mesin_cuci").to_csv(path, index=False)
+
+    comparison, _ = lifecycle.compare(REGION, version)
+    assert comparison.verdict == "incomparable" and comparison.production is None
+    assert comparison.worse and comparison.implied_bump is None
+    assert "lack is_mesin_cuci" in comparison.explanation
+    with pytest.raises(LifecycleError, match="not comparable with production.*--force"):
+        lifecycle.promote(REGION, version, approved_by="Ana", reason="r")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 
 import pytest
 
@@ -76,6 +78,15 @@ def test_promote_refuses_reuse_and_versions_that_would_not_serve(cli, lifecycle,
         lifecycle.promote(REGION, second, approved_by="Ana", reason="  ")
 
 
+def test_promote_refuses_an_archived_version(cli, lifecycle, tmp_path):
+    version = cli.train(production_like(tmp_path, shift=600_000))
+    promote(lifecycle, version)
+    lifecycle.rollback(REGION, approved_by="Budi", reason="regression")
+    with pytest.raises(LifecycleError, match="archived: version numbers are never reused"):
+        promote(lifecycle, version)  # the candidate folder is still there
+    assert str(lifecycle.production.serving_version(REGION)) == "v1.0.0"
+
+
 def add_production_versions(settings, tmp_path, *versions):
     data = production_like(tmp_path, name="extra.csv")
     for version in versions:
@@ -134,3 +145,46 @@ def test_model_endpoint_includes_the_promotion_history(cli, lifecycle, settings,
     assert body["history"][1]["approved_by"] == "Ana"
     assert client.get("/models/jakarta_pusat").get_json()["history"] == []
     assert client.post(f"/predict/{REGION}", json=LISTING).status_code == 200
+
+
+def test_rollback_refuses_when_the_archive_holds_the_version(lifecycle, settings, tmp_path):
+    add_production_versions(settings, tmp_path, "v1.1.0")
+    (settings.archive_dir / REGION / "v1.1.0").mkdir(parents=True)
+    with pytest.raises(LifecycleError, match="archive already holds yogyakarta v1.1.0"):
+        lifecycle.rollback(REGION, approved_by="Budi", reason="r")
+    assert str(lifecycle.production.serving_version(REGION)) == "v1.1.0"
+    assert lifecycle.history() == [] and lifecycle.pending() == []
+
+
+def test_rollback_refuses_an_invalid_target(lifecycle, settings, tmp_path):
+    add_production_versions(settings, tmp_path, "v1.1.0", "v1.2.0")
+    pickle = settings.models_dir / REGION / "v1.1.0" / "model.pkl"
+    pickle.write_bytes(pickle.read_bytes() + b"\0")
+    with pytest.raises(LifecycleError, match="rollback target yogyakarta v1.1.0 fails the "
+                                             "integrity checks: model.pkl: sha256"):
+        lifecycle.rollback(REGION, approved_by="Budi", reason="r", to="v1.1.0")
+    with pytest.raises(LifecycleError, match="not in production"):
+        lifecycle.rollback(REGION, approved_by="Budi", reason="r", to="1.0")
+    assert str(lifecycle.production.serving_version(REGION)) == "v1.2.0"
+    assert lifecycle.history() == []
+
+
+def test_rollback_into_an_archive_on_another_file_system(lifecycle, settings, tmp_path,
+                                                         monkeypatch):
+    add_production_versions(settings, tmp_path, "v1.1.0")
+    rename, refused = os.rename, []
+
+    def cross_device(source, target):
+        if str(target).startswith(str(settings.archive_dir)) and not refused:
+            refused.append(target)
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return rename(source, target)
+
+    monkeypatch.setattr(os, "rename", cross_device)
+    lifecycle.rollback(REGION, approved_by="Budi", reason="regression")
+    assert refused == [settings.archive_dir / REGION / "v1.1.0"]  # copied instead
+    archived = settings.archive_dir / REGION / "v1.1.0"
+    assert sorted(p.name for p in archived.iterdir()) == ["metadata.json", "model.pkl"]
+    assert [p.name for p in archived.parent.iterdir()] == ["v1.1.0"]  # no temporary copy
+    assert [p.name for p in (settings.models_dir / REGION).iterdir()] == ["v1.0.0"]
+    assert validate(settings.models_dir)[0] == []
