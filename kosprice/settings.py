@@ -113,7 +113,7 @@ class Settings:
                             "Directory for kosprice.log and error.log")
     log_level: str = setting("LOG_LEVEL", "INFO", _log_level, "Minimum level logged")
     workers: int = setting("WORKERS", 0, _non_negative_int,
-                           "Gunicorn workers; 0 picks one per CPU the process may run on, at least 2")
+                           "Gunicorn workers; 0 picks one per usable CPU, at least 2")
     max_content_length: int = setting("MAX_CONTENT_LENGTH", 16 * 1024, _positive_int,
                                       "Largest accepted request body, bytes (larger: 413)")
     redis_url: str | None = setting("REDIS_URL", None, _optional_url,
