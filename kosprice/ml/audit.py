@@ -1,4 +1,4 @@
-"""The audit trail: an append-only JSON Lines log of promotions and rollbacks.
+"""The audit trail: an append-only JSON Lines log of promotions, rollbacks and retirements.
 
 Lines are only ever appended and fsynced, never rewritten; a line torn by a power cut is
 skipped when read, and the next append starts on a fresh line.
@@ -59,7 +59,7 @@ HISTORY_FIELDS = ("at", "action", "from_version", "to_version", "approved_by", "
 
 
 def promotion_history(audit_log: Path, region: str) -> list[dict[str, Any]]:
-    """The public promotion/rollback history of a region, newest first."""
+    """The public promote/rollback/retire history of a region, newest first."""
     return [{k: r[k] for k in HISTORY_FIELDS if k in r}
             for r in reversed(read_audit(audit_log, region))]
 

@@ -1,4 +1,4 @@
-"""The model lifecycle: version bump rules, promote and rollback between the model folders.
+"""The model lifecycle: version bump rules, promote, rollback and retire between the folders.
 
 The governed path is: `train` writes a candidate, `compare` re-scores production on the
 candidate's held-out rows, a person approves, `promote` copies the candidate into production,
@@ -19,12 +19,14 @@ rollback  1. write the journal: the commit point
           3. move each hidden folder into the archive (rename, or copy + rename + delete when
              the archive is on another file system)
           4. append the audit record; 5. remove the journal
+retire    the same steps as rollback, for older versions the operator names (typically ones
+          that no longer load after a scikit-learn upgrade); the serving version stays
 
 A crash before the journal exists leaves production untouched (a stale promote dot-folder is
-swept later). A crash after it is rolled forward by `recover()`, which every promote and
-rollback runs first and `make reload` runs before validating: steps 3-5 (promote) or 2-5
-(rollback) are idempotent, and the audit record carries an ID, so the trail holds exactly
-one record per completed action.
+swept later). A crash after it is rolled forward by `recover()`, which every action runs
+first and `make reload` runs before validating: steps 3-5 (promote) or 2-5 (rollback,
+retire) are idempotent, and the audit record carries an ID, so the trail holds exactly one
+record per completed action.
 """
 
 from __future__ import annotations
@@ -62,13 +64,13 @@ from kosprice.ml.audit import append_audit, last_audit_record, read_audit
 from kosprice.ml.comparison import HOLDOUT_FILE, Baseline, Comparison, compare, read_holdout
 from kosprice.ml.registry import MANIFEST_FILE, read_manifest
 from kosprice.ml.report import REPORT_DIR, write_report
-from kosprice.ml.repository import LoadedModel, ModelRepository, check_version
+from kosprice.ml.repository import LoadedModel, ModelRepository, Problem, check_version
 from kosprice.ml.training import TrainingResult
 from kosprice.ml.versions import FIRST, Bump, Version
 
 LOCK_FILE = ".lifecycle.lock"
 PAUSE_ENV = "LIFECYCLE_PAUSE_AT"
-"""Test hook: the step name at which promote/rollback prints a marker and sleeps."""
+"""Test hook: the step name at which an action prints a marker and sleeps."""
 PAUSE_MARKER = "lifecycle paused at"
 
 
@@ -272,6 +274,12 @@ class Lifecycle:
                               None if pinned is None else pinned.get(region),
                               self.candidates.versions(region), self.archive.versions(region))
 
+    def problems(self, region: str) -> list[Problem]:
+        """The integrity problems of every production version of a region (startup's checks)."""
+        return [problem for version in self.production.versions(region)
+                for problem in check_version(self.production.version_dir(region, version),
+                                             region)[0]]
+
     def history(self, region: str | None = None) -> list[dict[str, Any]]:
         return read_audit(self.audit_log, region)
 
@@ -438,6 +446,50 @@ class Lifecycle:
             self._finish(region)
             return record
 
+    def retire(self, region: str, versions: list[str], approved_by: str,
+               reason: str) -> dict[str, Any]:
+        """Move older, non-serving versions into the archive; the serving version stays.
+
+        The retired versions need not pass validation (after a scikit-learn upgrade they
+        cannot), but the serving version must: it is what the region is left with.
+        """
+        approved_by, reason = approved_by.strip(), reason.strip()
+        if not approved_by or not reason:
+            raise LifecycleError("retiring needs --approved-by and a --reason")
+        if not versions:
+            raise LifecycleError(f"name the {region} version(s) to retire")
+        with self.exclusive():
+            production = self.production.versions(region)
+            unknown = [v for v in versions
+                       if not Version.is_valid(v) or Version.parse(v) not in production]
+            if unknown:
+                raise LifecycleError(f"not in production: {region} {', '.join(unknown)} "
+                                     f"(versions: {', '.join(map(str, production)) or 'none'})")
+            serving = production[-1]
+            retired = sorted({Version.parse(v) for v in versions}, reverse=True)
+            if serving in retired:
+                raise LifecycleError(f"{region} {serving} is the serving version: retire only "
+                                     "older ones (to stop serving it, use rollback)")
+            clash = [v for v in retired if self.archive.version_dir(region, v).exists()]
+            if clash:
+                raise LifecycleError(f"the archive already holds {region} "
+                                     f"{', '.join(map(str, clash))}; resolve that by hand")
+            model = load_valid(self.production.version_dir(region, serving), region,
+                               "serving version")
+            record = {
+                "id": uuid.uuid4().hex, "at": utc_now(), "action": "retire", "region": region,
+                "from_version": str(serving), "to_version": str(serving),
+                "approved_by": approved_by, "reason": reason, "forced": False,
+                "retired": [str(v) for v in retired],
+                "metrics": {"evaluated_on": "each version's own held-out rows",
+                            "from": model.metadata["metrics"], "to": model.metadata["metrics"]},
+                "model_sha256": model.metadata["model_sha256"],
+            }
+            write_json_atomically(self._journal(region), {"record": record})
+            pause_point("journaled")
+            self._finish(region)
+            return record
+
     def _finish(self, region: str) -> dict[str, Any]:
         """Carry a journaled action through to the end; every step can be run again."""
         journal_path = self._journal(region)
@@ -451,8 +503,9 @@ class Lifecycle:
                 os.rename(staging, target)
                 fsync_dir(folder)
             pause_point("renamed")
-        else:
-            hidden = [(v, folder / f".{v}.rollback-{record['id']}") for v in record["retired"]]
+        elif record["action"] in ("rollback", "retire"):
+            hidden = [(v, folder / f".{v}.{record['action']}-{record['id']}")
+                      for v in record["retired"]]
             for number, (version, dot) in enumerate(hidden):
                 if (folder / version).exists():
                     os.rename(folder / version, dot)
@@ -464,6 +517,9 @@ class Lifecycle:
                     _move_to_archive(dot, self.archive.version_dir(region, version))
                 if number == 0:
                     pause_point("archived")
+        else:
+            raise LifecycleError(f"journal {journal_path.name} holds an unknown action "
+                                 f"{record['action']!r}; resolve it by hand")
         # Under the lock, a record of this action can only be the log's last one.
         if (last_audit_record(self.audit_log) or {}).get("id") != record["id"]:
             append_audit(self.audit_log, record)
@@ -484,8 +540,10 @@ class Lifecycle:
             if region not in REGIONS:
                 continue
             record = self._finish(region)
-            done.append(f"completed the interrupted {record['action']} of {region} to "
-                        f"{record['to_version']} (approved by {record['approved_by']})")
+            what = (", ".join(record["retired"]) if record["action"] == "retire"
+                    else f"to {record['to_version']}")
+            done.append(f"completed the interrupted {record['action']} of {region} {what} "
+                        f"(approved by {record['approved_by']})")
         for region in REGIONS:
             folder = self.production.region_dir(region)
             for name in _names(folder):
