@@ -11,7 +11,7 @@ DATA ?= ../shared/data/kos
 REGIONS := jakarta_pusat jakarta_selatan jakarta_utara yogyakarta
 export HOST PORT
 
-.PHONY: help install system-deps run test e2e lint bench validate train lock compare promote rollback reload compose-up compose-down
+.PHONY: help install system-deps run test e2e lint bench validate train lock compare promote rollback retire reload compose-up compose-down
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -77,7 +77,11 @@ rollback: install ## Serve an older version again: REGION=r APPROVED_BY=name REA
 	$(BIN)/kosprice rollback --region "$(REGION)" $(if $(TO),--to "$(TO)") \
 		--approved-by "$(APPROVED_BY)" --reason "$(REASON)"
 
-reload: install ## Complete any interrupted promote/rollback, validate models/, then HUP Gunicorn
+retire: install ## Archive older versions: REGION=r VERSIONS="vX.Y.Z ..." APPROVED_BY=name REASON=text
+	$(BIN)/kosprice retire --region "$(REGION)" $(foreach v,$(VERSIONS),--version "$(v)") \
+		--approved-by "$(APPROVED_BY)" --reason "$(REASON)"
+
+reload: install ## Complete any interrupted lifecycle action, validate models/, then HUP Gunicorn
 	@$(BIN)/kosprice recover
 	@$(BIN)/kosprice validate || { echo "models/ is invalid: not reloading" >&2; exit 1; }
 	@test -s "$(PIDFILE)" || { echo "no Gunicorn pidfile at $(PIDFILE): is it running?" >&2; exit 1; }

@@ -1,4 +1,4 @@
-"""`kosprice compare | promote | rollback | recover | versions | audit`: the model lifecycle.
+"""`kosprice compare | promote | rollback | retire | recover | versions | audit`: the lifecycle.
 
 Promotion is always a person's decision: these commands check, compare and record, and
 `make reload` then makes the running service serve what production holds.
@@ -94,8 +94,35 @@ def rollback(region: str, to: str | None, approved_by: str, reason: str) -> None
 
 
 @click.command()
+@region_option
+@click.option("--version", "versions", required=True, multiple=True,
+              help="An older production version to archive, e.g. v1.0.0; repeatable.")
+@approved_by_option
+@reason_option
+def retire(region: str, versions: tuple[str, ...], approved_by: str, reason: str) -> None:
+    """Archive older production versions (e.g. after a scikit-learn upgrade); keep serving."""
+    lc = lifecycle()
+    try:
+        with lc.exclusive() as recovered:
+            echo_recovered(recovered)
+            record = lc.retire(region, list(versions), approved_by, reason)
+            problems = lc.problems(region)
+    except KospriceError as exc:
+        raise fail(exc) from None
+    click.echo(f"retired {region} {', '.join(record['retired'])} to the archive; "
+               f"{record['to_version']} still serves")
+    for problem in problems:
+        click.echo(f"warning: still fails validation: {problem}", err=True)
+    if problems:
+        click.echo(f"warning: `make reload` refuses until every {region} version in production "
+                   "validates: retire those too, or fix them", err=True)
+    else:
+        click.echo("run `make reload` to validate models/ and reload the running service")
+
+
+@click.command()
 def recover() -> None:
-    """Complete an interrupted promote or rollback (`make reload` runs this first)."""
+    """Complete an interrupted promote, rollback or retire (`make reload` runs this first)."""
     messages = lifecycle().recover()
     echo_recovered(messages)
     if not messages:
@@ -104,7 +131,7 @@ def recover() -> None:
 
 def _warn_pending(lc: Lifecycle) -> None:
     for journal in lc.pending():
-        click.echo(f"warning: an interrupted promote/rollback ({journal.name}) is not "
+        click.echo(f"warning: an interrupted promote/rollback/retire ({journal.name}) is not "
                    "complete; run `kosprice recover`", err=True)
 
 
@@ -152,7 +179,7 @@ def versions(region: str | None) -> None:
 @click.option("--region", type=click.Choice(REGIONS), help="Only this region.")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON Lines records.")
 def audit(region: str | None, as_json: bool) -> None:
-    """Print the promotion and rollback trail, oldest first."""
+    """Print the promote, rollback and retire trail, oldest first."""
     lc = lifecycle()
     _warn_pending(lc)
     for record in lc.history(region):
@@ -164,10 +191,11 @@ def audit(region: str | None, as_json: bool) -> None:
         after = (mae.get("to") or {}).get("mae")
         change = f"MAE {before:,.0f} -> {after:,.0f}" if before is not None else (
             f"MAE {after:,.0f}" if after is not None else "")
+        archived = f"  archived {', '.join(record['retired'])}" if record.get("retired") else ""
         click.echo(f"{record['at']}  {record['action']:<8} {record['region']:<16} "
                    f"{record['from_version'] or '(none)'} -> {record['to_version']}"
                    f"{'  FORCED' if record.get('forced') else ''}  by {record['approved_by']}: "
-                   f"{record['reason']}  [{change}]")
+                   f"{record['reason']}  [{change}]{archived}")
 
 
-COMMANDS = [compare, promote, rollback, recover, versions, audit]
+COMMANDS = [compare, promote, rollback, retire, recover, versions, audit]
