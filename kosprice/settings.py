@@ -102,9 +102,9 @@ class Settings:
     candidates_dir: Path = setting("CANDIDATES_DIR", Path("candidates"), _path,
                                    "Where `kosprice train` writes candidate versions")
     archive_dir: Path = setting("ARCHIVE_DIR", Path("archive"), _path,
-                                "Where rollback moves retired versions (nothing is deleted)")
+                                "Where rollback and retire move versions (nothing is deleted)")
     audit_log: Path = setting("AUDIT_LOG", Path("models/audit.jsonl"), _path,
-                              "Append-only JSON Lines trail of promotions and rollbacks "
+                              "Append-only JSON Lines trail of promotions, rollbacks, retirements "
                               "(default: audit.jsonl in the models directory)")
     serving_manifest: Path | None = setting(
         "SERVING_MANIFEST", None, _optional_path,
