@@ -424,27 +424,12 @@ class Lifecycle:
             model = load_valid(self.production.version_dir(region, target), region,
                                "rollback target")
             newer = [v for v in reversed(versions) if v > target]
-            clash = [v for v in newer if self.archive.version_dir(region, v).exists()]
-            if clash:
-                raise LifecycleError(f"the archive already holds {region} "
-                                     f"{', '.join(map(str, clash))}; resolve that by hand")
             try:  # the version rolled back may be broken: that must not block the rollback
                 old_metrics = read_metadata(self.production.version_dir(region, serving))["metrics"]
             except (OSError, ValueError, KeyError):
                 old_metrics = None
-            record = {
-                "id": uuid.uuid4().hex, "at": utc_now(), "action": "rollback", "region": region,
-                "from_version": str(serving), "to_version": str(target),
-                "approved_by": approved_by, "reason": reason, "forced": False,
-                "retired": [str(v) for v in newer],
-                "metrics": {"evaluated_on": "each version's own held-out rows",
-                            "from": old_metrics, "to": model.metadata["metrics"]},
-                "model_sha256": model.metadata["model_sha256"],
-            }
-            write_json_atomically(self._journal(region), {"record": record})
-            pause_point("journaled")
-            self._finish(region)
-            return record
+            return self._archive(region, "rollback", newer, serving, old_metrics, model,
+                                 approved_by, reason)
 
     def retire(self, region: str, versions: list[str], approved_by: str,
                reason: str) -> dict[str, Any]:
@@ -470,25 +455,32 @@ class Lifecycle:
             if serving in retired:
                 raise LifecycleError(f"{region} {serving} is the serving version: retire only "
                                      "older ones (to stop serving it, use rollback)")
-            clash = [v for v in retired if self.archive.version_dir(region, v).exists()]
-            if clash:
-                raise LifecycleError(f"the archive already holds {region} "
-                                     f"{', '.join(map(str, clash))}; resolve that by hand")
             model = load_valid(self.production.version_dir(region, serving), region,
                                "serving version")
-            record = {
-                "id": uuid.uuid4().hex, "at": utc_now(), "action": "retire", "region": region,
-                "from_version": str(serving), "to_version": str(serving),
-                "approved_by": approved_by, "reason": reason, "forced": False,
-                "retired": [str(v) for v in retired],
-                "metrics": {"evaluated_on": "each version's own held-out rows",
-                            "from": model.metadata["metrics"], "to": model.metadata["metrics"]},
-                "model_sha256": model.metadata["model_sha256"],
-            }
-            write_json_atomically(self._journal(region), {"record": record})
-            pause_point("journaled")
-            self._finish(region)
-            return record
+            return self._archive(region, "retire", retired, serving, model.metadata["metrics"],
+                                 model, approved_by, reason)
+
+    def _archive(self, region: str, action: str, retired: list[Version], serving: Version,
+                 serving_metrics: dict[str, Any] | None, kept: LoadedModel, approved_by: str,
+                 reason: str) -> dict[str, Any]:
+        """Journal, then carry out, moving `retired` into the archive so `kept` serves."""
+        clash = [v for v in retired if self.archive.version_dir(region, v).exists()]
+        if clash:
+            raise LifecycleError(f"the archive already holds {region} "
+                                 f"{', '.join(map(str, clash))}; resolve that by hand")
+        record = {
+            "id": uuid.uuid4().hex, "at": utc_now(), "action": action, "region": region,
+            "from_version": str(serving), "to_version": str(kept.version),
+            "approved_by": approved_by, "reason": reason, "forced": False,
+            "retired": [str(v) for v in retired],
+            "metrics": {"evaluated_on": "each version's own held-out rows",
+                        "from": serving_metrics, "to": kept.metadata["metrics"]},
+            "model_sha256": kept.metadata["model_sha256"],
+        }
+        write_json_atomically(self._journal(region), {"record": record})
+        pause_point("journaled")
+        self._finish(region)
+        return record
 
     def _finish(self, region: str) -> dict[str, Any]:
         """Carry a journaled action through to the end; every step can be run again."""
