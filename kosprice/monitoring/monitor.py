@@ -106,8 +106,8 @@ class Monitor:
 
     # -- reading --------------------------------------------------------------------------
 
-    def _read(self, region: str) -> RegionState:
-        state = self._call("read", lambda: self.store.read(region))
+    def _read(self, region: str, *rings: str) -> RegionState:
+        state = self._call("read", lambda: self.store.read(region, rings))
         if state is None:
             raise StoreUnavailableError(
                 "The monitoring store is unavailable; predictions are still served.",
@@ -115,7 +115,7 @@ class Monitor:
         return state
 
     def prediction_report(self, region: str) -> dict[str, Any]:
-        state = self._read(region)
+        state = self._read(region, "window")
         by_version: dict[str, list[float]] = {}
         for price, version in state.window:
             by_version.setdefault(version, []).append(price)
@@ -133,7 +133,7 @@ class Monitor:
         }
 
     def anomaly_report(self, region: str, rules: AnomalyRules) -> dict[str, Any]:
-        state = self._read(region)
+        state = self._read(region, "window", "anomalies")
         prices = [price for price, _ in state.window]
         live = None
         if len(prices) >= MIN_LIVE_WINDOW:
@@ -158,7 +158,7 @@ class Monitor:
     def latency_report(self, regions: list[str]) -> dict[str, Any]:
         report = {}
         for region in regions:
-            state = self._read(region)
+            state = self._read(region, "latency")
             latencies = [ms for ms, _ in state.latencies]
             report[region] = {
                 "requests": state.requests,

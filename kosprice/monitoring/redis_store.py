@@ -8,12 +8,13 @@ recording script may touch them all. Recording is one EVALSHA (one round trip, a
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from kosprice.monitoring.store import MonitorStore, Observation, RegionState
+from kosprice.monitoring.store import RINGS, MonitorStore, Observation, RegionState
 
 _RECORD = """
 local counters, window, latency, anomalies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -73,19 +74,19 @@ class RedisStore(MonitorStore):
                 o.anomaly_record() if o.anomalies else "", *o.anomalies]
         self._script(keys=self.keys(o.region), args=args, client=client)
 
-    def read(self, region: str) -> RegionState:
-        counters, window, latency, anomalies = self.keys(region)
+    def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
+        counters_key, *ring_keys = self.keys(region)
+        keys = dict(zip(RINGS, ring_keys, strict=True))
         with self.client.pipeline(transaction=True) as pipe:
-            pipe.hgetall(counters)
-            pipe.lrange(window, 0, -1)
-            pipe.lrange(latency, 0, -1)
-            pipe.lrange(anomalies, 0, -1)
-            raw_counters, raw_window, raw_latency, raw_anomalies = pipe.execute()
-        return RegionState.parse(
+            pipe.hgetall(counters_key)
+            for ring in rings:
+                pipe.lrange(keys[ring], 0, -1)
+            raw_counters, *raw_rings = pipe.execute()
+        raw = {ring: [item.decode() for item in items]
+               for ring, items in zip(rings, raw_rings, strict=True)}
+        return RegionState.parse(  # lists hold newest first: LPUSH
             {k.decode(): v.decode() for k, v in raw_counters.items()},
-            [item.decode() for item in reversed(raw_window)],
-            [item.decode() for item in reversed(raw_latency)],
-            [item.decode() for item in raw_anomalies])
+            raw.get("window", [])[::-1], raw.get("latency", [])[::-1], raw.get("anomalies", []))
 
     def ping(self) -> None:
         self.client.ping()

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Collection
 from pathlib import Path
 
-from kosprice.monitoring.store import MonitorStore, Observation, RegionState
+from kosprice.monitoring.store import RINGS, MonitorStore, Observation, RegionState
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (
@@ -95,24 +96,26 @@ class SqliteStore(MonitorStore):
             db.execute("ROLLBACK")
             raise
 
-    def read(self, region: str) -> RegionState:
+    def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
         db = self.db
         db.execute("BEGIN")  # one snapshot for all the reads below
         try:
             counters = dict(db.execute(
                 "SELECT name, value FROM counters WHERE region = ?", (region,)).fetchall())
-            rows = db.execute("SELECT ring, seq, payload FROM ring WHERE region = ? "
-                              "ORDER BY ring, seq", (region,)).fetchall()
+            rows = db.execute(
+                "SELECT ring, seq, payload FROM ring WHERE region = ? AND ring IN "
+                f"({', '.join('?' * len(rings))}) ORDER BY ring, seq",
+                (region, *rings)).fetchall()
         finally:
             db.execute("COMMIT")
         # A ring keeps the last `size` entries of its counter; slots left over from a
         # larger size configured earlier hold older entries and are skipped.
-        rings = {"window": ("predictions", self.window_size),
-                 "latency": ("requests", self.window_size),
-                 "anomalies": ("anomalous", self.anomaly_history)}
-        kept: dict[str, list[str]] = {ring: [] for ring in rings}
+        limits = {"window": ("predictions", self.window_size),
+                  "latency": ("requests", self.window_size),
+                  "anomalies": ("anomalous", self.anomaly_history)}
+        kept: dict[str, list[str]] = {ring: [] for ring in RINGS}
         for ring, seq, payload in rows:
-            counter, size = rings[ring]
+            counter, size = limits[ring]
             if seq > counters.get(counter, 0) - size:
                 kept[ring].append(payload)
         return RegionState.parse(counters, kept["window"], kept["latency"],

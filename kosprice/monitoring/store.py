@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,10 @@ class Observation:
         return json.dumps({"request_id": self.request_id, "value": self.price,
                            "reasons": list(self.anomalies), "model_version": self.model_version,
                            "timestamp": self.timestamp})
+
+
+RINGS = ("window", "latency", "anomalies")
+"""The bounded rings of a region: recent predictions, request latencies, anomalies."""
 
 
 def split_pair(raw: str, first, second):
@@ -93,8 +98,11 @@ class MonitorStore(abc.ABC):
         """Record one request atomically; raise on any store failure."""
 
     @abc.abstractmethod
-    def read(self, region: str) -> RegionState:
-        """Return the region's state; raise on any store failure."""
+    def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
+        """Return the region's counters and the rings asked for; raise on any store failure.
+
+        Rings not asked for read as empty: a report fetches only what it shows.
+        """
 
     @abc.abstractmethod
     def ping(self) -> None:

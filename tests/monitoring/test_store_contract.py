@@ -90,6 +90,15 @@ def test_a_smaller_window_configured_later_keeps_only_the_latest(store):
     assert state.predictions == 16
 
 
+def test_a_read_fetches_only_the_rings_asked_for(store):
+    store.record(observation(0, anomalies=("iqr_outlier",)))
+    state = store.read("yogyakarta", ("latency",))
+    assert (state.predictions, state.requests, state.anomalous) == (1, 1, 1)
+    assert state.latencies == [(1.0, 200)]
+    assert state.window == [] and state.recent_anomalies == []
+    assert store.read("yogyakarta", ()).window == []
+
+
 def test_regions_do_not_mix(store):
     store.record(observation(0, region="jakarta_pusat"))
     assert store.read("jakarta_pusat").predictions == 1
