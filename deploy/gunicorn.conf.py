@@ -49,7 +49,7 @@ max_requests = 0  # workers live long: models load once per process
 # promoted versions while the old workers finish their requests. Models are small (< 10 MB).
 preload_app = False
 
-logger_class = "kosprice.logging.GunicornLogger"
+logger_class = "kosprice.gunicorn_logging.GunicornLogger"
 accesslog = "-"
 errorlog = "-"
 loglevel = settings.log_level.lower()

@@ -1,5 +1,7 @@
 """Structured JSON logs: structlog for kosprice, the same renderer for stdlib and Gunicorn.
 
+Gunicorn's logger class, which routes its lines here, is kosprice.gunicorn_logging.
+
 Configure once per process, before the app is built. Every line goes to stdout and to
 `{log_dir}/kosprice.log`; ERROR and above also to `{log_dir}/error.log` with the traceback.
 Tracebacks never leave the server: clients get the error envelope only.
@@ -13,7 +15,6 @@ import sys
 from pathlib import Path
 
 import structlog
-from gunicorn.glogging import Logger as _GunicornLogger
 
 
 def add_pid(_logger, _method, event: dict) -> dict:
@@ -76,33 +77,3 @@ def configure(level: str = "INFO", log_dir: Path | None = None) -> None:
 def get_logger(name: str = "kosprice") -> structlog.stdlib.BoundLogger:
     return structlog.stdlib.get_logger(name)
 
-
-class GunicornLogger(_GunicornLogger):
-    """Gunicorn's logger, re-routed through the root logger so its lines are JSON too."""
-
-    def setup(self, cfg) -> None:
-        super().setup(cfg)
-        from kosprice.settings import Settings
-
-        settings = Settings.from_env()
-        configure(settings.log_level, settings.log_dir)
-        for log in (self.error_log, self.access_log):
-            for handler in list(log.handlers):
-                log.removeHandler(handler)
-            log.propagate = True
-
-    def access(self, resp, req, environ, request_time) -> None:
-        """Log one structured line per request, without query string or bodies."""
-        if not self.access_log_enabled:
-            return
-        headers = dict(resp.headers) if hasattr(resp, "headers") else {}
-        request_id = next((v for k, v in headers.items() if k.lower() == "x-request-id"), None)
-        self.access_log.info("access", extra={
-            "method": environ.get("REQUEST_METHOD"),
-            "path": environ.get("PATH_INFO"),
-            "status": int(str(resp.status).split()[0]) if resp.status else None,
-            "duration_ms": round(request_time.total_seconds() * 1000, 3),
-            "response_bytes": getattr(resp, "sent", None),
-            "remote_addr": environ.get("REMOTE_ADDR"),
-            "request_id": request_id,
-        })
