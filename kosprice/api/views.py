@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
+from kosprice.api.context import current_request_id
+from kosprice.api.observation import start_prediction
 from kosprice.api.schemas import load_listing
-from kosprice.logging import get_logger
+from kosprice.api.services import services
 from kosprice.ml import predictor
-from kosprice.monitoring.store import Observation
 
 bp = Blueprint("api", __name__)
-log = get_logger("kosprice.predictions")
-
-
-def services():
-    return current_app.extensions["kosprice"]
 
 
 def json_body() -> object:
@@ -58,38 +54,17 @@ def describe_model(region: str):
 
 @bp.post("/predict/<region>")
 def predict(region: str):
-    g.prediction = prediction = {"region": region, "started": time.perf_counter()}
+    state = start_prediction(region)
     model = services().registry.get(region)
-    prediction["model_version"] = version = str(model.version)
+    state.model_version = version = str(model.version)
     listing = load_listing(json_body(), tuple(model.features))
     called = time.perf_counter()
     price = round(predictor.predict(model, [listing])[0], 2)
-    prediction.update(model_latency=time.perf_counter() - called, predicted_price=price,
-                      anomalies=services().anomaly_rules(model).classify(price))
+    state.model_latency = time.perf_counter() - called
+    state.predicted_price = price
+    state.anomalies = services().anomaly_rules(model).classify(price)
     return jsonify(region=region, predicted_price=price, model_version=version,
-                   request_id=g.request_id)
-
-
-@bp.after_app_request
-def observe_prediction(response):
-    """Log the canonical line of every prediction request and count it, failed ones included."""
-    prediction = g.pop("prediction", None)
-    if prediction is None:
-        return response
-    latency_ms = round((time.perf_counter() - prediction["started"]) * 1000, 3)
-    version = prediction.get("model_version")
-    price = prediction.get("predicted_price")
-    anomalies = prediction.get("anomalies", ())
-    level = log.info if response.status_code < 500 else log.error
-    level("prediction", status=response.status_code, latency_ms=latency_ms,
-          region=prediction["region"], model_version=version, predicted_price=price,
-          anomalies=list(anomalies))
-    if version is not None:  # a known region: its failed requests count in its monitors too
-        services().monitor.observe(Observation(
-            region=prediction["region"], request_id=g.request_id, timestamp=time.time(),
-            status=response.status_code, latency_ms=latency_ms, model_version=version,
-            price=price, anomalies=anomalies), prediction.get("model_latency"))
-    return response
+                   request_id=current_request_id())
 
 
 @bp.get("/prediction-monitor/<region>")

@@ -99,6 +99,10 @@ class ModelRegistry:
             raise UnknownRegionError(
                 f"unknown region {region!r}", {"regions": self.regions}) from None
 
+    def serving_models(self) -> list[LoadedModel]:
+        """The loaded model of every region, in region order."""
+        return [self._models[region] for region in self.regions]
+
     def versions_on_disk(self, region: str) -> list[Version]:
         return self._versions_on_disk.get(region, [])
 

@@ -6,6 +6,9 @@ checks every name they use against a live scrape.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Fine enough for millisecond requests; the default buckets start at 5 ms.
@@ -14,6 +17,14 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.0
 PRICE_BUCKETS = tuple(float(v) for v in (
     250_000, 500_000, 750_000, 1_000_000, 1_250_000, 1_500_000, 2_000_000, 2_500_000,
     3_000_000, 4_000_000, 5_000_000, 6_000_000, 8_000_000, 10_000_000, 15_000_000))
+
+
+class ServedModel(Protocol):
+    """What `Metrics.record_serving` reads of a loaded model (kosprice.ml's LoadedModel)."""
+
+    region: str
+    version: object
+    metadata: Mapping[str, Any]
 
 
 class Metrics:
@@ -44,3 +55,9 @@ class Metrics:
         self.store_up = Gauge(
             "kosprice_monitor_store_up", "1 while the monitoring store answers, else 0",
             ["store"], multiprocess_mode="livemin", registry=registry)
+
+    def record_serving(self, models: Iterable[ServedModel]) -> None:
+        """Set `kosprice_model_info` to 1 for the version this worker serves in each region."""
+        for model in models:
+            self.model_info.labels(model.region, str(model.version),
+                                   model.metadata["model_type"]).set(1)

@@ -1,0 +1,62 @@
+"""The canonical log line and monitor record of every prediction request, failed ones too.
+
+The predict view fills in a `PredictionState` as it goes; an after-request hook logs and
+counts it once the response (success or error envelope) is known.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from flask import Flask, Response, g
+
+from kosprice.api.context import current_request_id
+from kosprice.api.services import services
+from kosprice.logging import get_logger
+from kosprice.monitoring.store import Observation
+
+log = get_logger("kosprice.predictions")
+
+
+@dataclass
+class PredictionState:
+    """What one prediction request got to before its response: later fields may stay unset."""
+
+    region: str
+    started: float = field(default_factory=time.perf_counter)
+    model_version: str | None = None
+    """Set once the region is known: only then does the request count in its monitors."""
+    predicted_price: float | None = None
+    model_latency: float | None = None
+    """Seconds spent in the model call."""
+    anomalies: tuple[str, ...] = ()
+
+
+def start_prediction(region: str) -> PredictionState:
+    """Begin this request's prediction record; the after-request hook finishes it."""
+    g.prediction = state = PredictionState(region)
+    return state
+
+
+def observe_prediction(response: Response) -> Response:
+    """Log the canonical line of a prediction request and count it in the monitors."""
+    state: PredictionState | None = g.pop("prediction", None)
+    if state is None:
+        return response
+    latency_ms = round((time.perf_counter() - state.started) * 1000, 3)
+    level = log.info if response.status_code < 500 else log.error
+    level("prediction", status=response.status_code, latency_ms=latency_ms,
+          region=state.region, model_version=state.model_version,
+          predicted_price=state.predicted_price, anomalies=list(state.anomalies))
+    if state.model_version is not None:  # a known region: failed requests count there too
+        services().monitor.observe(Observation(
+            region=state.region, request_id=current_request_id(), timestamp=time.time(),
+            status=response.status_code, latency_ms=latency_ms,
+            model_version=state.model_version, price=state.predicted_price,
+            anomalies=state.anomalies), state.model_latency)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(observe_prediction)

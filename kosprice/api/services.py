@@ -1,0 +1,58 @@
+"""The collaborators the views use: built once per app, kept in `app.extensions`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+
+from kosprice.ml.audit import promotion_history
+from kosprice.ml.registry import ModelRegistry
+from kosprice.ml.repository import LoadedModel
+from kosprice.monitoring import build_store
+from kosprice.monitoring.anomalies import AnomalyRules
+from kosprice.monitoring.metrics import Metrics
+from kosprice.monitoring.monitor import Monitor
+from kosprice.monitoring.store import MonitorStore
+from kosprice.settings import Settings
+
+EXTENSION = "kosprice"
+
+
+@dataclass
+class Services:
+    """What a request may need: settings, the loaded models, the monitor, the audit history."""
+
+    settings: Settings
+    registry: ModelRegistry
+    monitor: Monitor
+    history: dict[str, list[dict[str, Any]]]
+    """Promotions and rollbacks per region, newest first, read with the models."""
+
+    @classmethod
+    def build(cls, settings: Settings, registry: ModelRegistry, metrics: Metrics,
+              store: MonitorStore | None = None) -> Services:
+        """Connect the monitor to its store (the configured one unless given)."""
+        monitor = Monitor(store or build_store(settings), metrics,
+                          retry_after=settings.store_retry_after,
+                          price_limits=settings.price_limits)
+        history = {region: promotion_history(settings.audit_log, region)
+                   for region in registry.regions}
+        return cls(settings, registry, monitor, history)
+
+    def describe_model(self, region: str) -> dict[str, Any]:
+        description = self.registry.describe(region)  # raises for an unknown region first
+        return {**description, "history": self.history.get(region, [])}
+
+    def anomaly_rules(self, model: LoadedModel) -> AnomalyRules:
+        return self.monitor.rules(model.region, str(model.version), model.metadata)
+
+
+def init_app(app: Flask, services: Services) -> None:
+    app.extensions[EXTENSION] = services
+
+
+def services() -> Services:
+    """The current app's services (inside a request or app context)."""
+    return current_app.extensions[EXTENSION]
