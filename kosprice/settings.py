@@ -68,6 +68,52 @@ def _optional_url(raw: str) -> str | None:
     return raw
 
 
+REDIS_MODES = ("single", "cluster", "sentinel")
+
+
+def _redis_mode(raw: str) -> str:
+    mode = raw.lower()
+    if mode not in REDIS_MODES:
+        raise ValueError("must be one of " + ", ".join(REDIS_MODES))
+    return mode
+
+
+def _addresses(raw: str) -> tuple[tuple[str, int], ...]:
+    """Parse `host:port,host:port` (IPv6 hosts in brackets: `[::1]:6379`)."""
+    addresses = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        host, sep, port = item.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{item!r} is not host:port")
+        addresses.append((host, int(port)))
+    return tuple(addresses)
+
+
+def _optional_str(raw: str) -> str | None:
+    return raw or None
+
+
+def _redis_problems(values: Mapping[str, Any]) -> list[str]:
+    """The Redis settings must name one way to reach the store, completely."""
+    mode = values.get("redis_mode", "single")
+    nodes, master = values.get("redis_nodes", ()), values.get("redis_master")
+    problems = []
+    if mode != "single" and values.get("redis_url"):
+        problems.append(f"{PREFIX}REDIS_URL: only for KOSPRICE_REDIS_MODE=single "
+                        f"({mode} reads {PREFIX}REDIS_NODES)")
+    if mode != "single" and not nodes:
+        what = "cluster nodes" if mode == "cluster" else "sentinels"
+        problems.append(f"{PREFIX}REDIS_NODES: KOSPRICE_REDIS_MODE={mode} needs the {what}")
+    if mode == "single" and nodes:
+        problems.append(f"{PREFIX}REDIS_NODES: only for KOSPRICE_REDIS_MODE=cluster or sentinel")
+    if (mode == "sentinel") != bool(master):
+        problems.append(f"{PREFIX}REDIS_MASTER: " + ("KOSPRICE_REDIS_MODE=sentinel needs the "
+                                                     "primary's name" if mode == "sentinel"
+                                                     else "only for KOSPRICE_REDIS_MODE=sentinel"))
+    return problems
+
+
 def _price_limits(raw: str) -> dict[str, tuple[float, float]]:
     """Parse `{"region": [floor, ceiling], ...}`."""
     if not raw:
@@ -118,6 +164,15 @@ class Settings:
                                       "Largest accepted request body, bytes (larger: 413)")
     redis_url: str | None = setting("REDIS_URL", None, _optional_url,
                                     "Monitoring store; unset: the embedded SQLite store")
+    redis_mode: str = setting("REDIS_MODE", "single", _redis_mode,
+                              "single (REDIS_URL), cluster or sentinel (REDIS_NODES)")
+    redis_nodes: tuple = setting("REDIS_NODES", (), _addresses,
+                                 "host:port,...: cluster startup nodes, or the sentinels")
+    redis_master: str | None = setting("REDIS_MASTER", None, _optional_str,
+                                       "Sentinel mode: the monitored primary's name")
+    redis_password: str | None = setting("REDIS_PASSWORD", None, _optional_str,
+                                         "Password of the Redis servers (not the sentinels); "
+                                         "a password in REDIS_URL wins")
     state_dir: Path = setting("STATE_DIR", Path("state"), _path,
                               "Embedded store's directory (used when REDIS_URL is unset)")
     store_prefix: str = setting("STORE_PREFIX", "kosprice", str, "Key prefix in the store")
@@ -151,12 +206,18 @@ class Settings:
         problems += [f"{name}: unknown setting" for name in unknown]
         problems += [f"{name}: unknown setting (override)"
                      for name in sorted(set(overrides) - {f.name for f in fields(cls)})]
+        problems += _redis_problems(values)
         if problems:
             raise ConfigurationError("invalid settings: " + "; ".join(problems))
         # The audit trail lives beside the models it describes unless placed elsewhere.
         values.setdefault("audit_log", Path(values.get("models_dir", cls.models_dir),
                                             "audit.jsonl"))
         return cls(**values)
+
+    @property
+    def uses_redis(self) -> bool:
+        """Whether monitoring goes to Redis (else the embedded SQLite store)."""
+        return self.redis_mode != "single" or self.redis_url is not None
 
     @classmethod
     def documentation(cls) -> list[tuple[str, str, str]]:

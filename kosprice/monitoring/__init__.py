@@ -10,11 +10,13 @@ from kosprice.settings import Settings
 
 
 def build_store(settings: Settings) -> MonitorStore:
-    """Redis when KOSPRICE_REDIS_URL is set, else the embedded SQLite store."""
-    if settings.redis_url:
-        from kosprice.monitoring.redis_store import RedisStore
+    """Redis (one server, a cluster or Sentinel) when configured, else embedded SQLite."""
+    if settings.uses_redis:
+        from kosprice.monitoring.redis_store import RedisEndpoint, RedisStore
 
-        return RedisStore(settings.redis_url, settings.store_prefix, settings.window_size,
+        endpoint = RedisEndpoint(settings.redis_mode, settings.redis_url, settings.redis_nodes,
+                                 settings.redis_master, settings.redis_password)
+        return RedisStore(endpoint, settings.store_prefix, settings.window_size,
                           settings.anomaly_history, settings.store_timeout)
     from kosprice.monitoring.sqlite_store import SqliteStore
 

@@ -1,18 +1,23 @@
-"""Redis implementation of the monitoring store.
+"""Redis implementation of the monitoring store: one server, a Redis Cluster, or Sentinel.
 
 Keys: `{prefix}:{{region}}:counters` (hash), `:window`, `:latency`, `:anomalies` (lists).
 The `{region}` braces are a Redis Cluster hash tag: one region's keys share a slot, so the
-recording script may touch them all. Recording is one EVALSHA (one round trip, atomic).
+recording script may touch them all. Recording is one EVALSHA (one round trip, atomic) in
+every mode: redis-py's `RedisCluster` sends it to the slot's primary, Sentinel's client to
+the primary the sentinels name.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Collection
+from dataclasses import dataclass
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from kosprice.monitoring.store import RINGS, MonitorStore, Observation, RegionState
 
@@ -40,23 +45,55 @@ return 1
 """
 
 
+@dataclass(frozen=True)
+class RedisEndpoint:
+    """Where the store lives: a URL (single), a cluster's startup nodes, or the sentinels
+    that name the current primary of `master`."""
+
+    mode: str = "single"
+    url: str | None = None
+    nodes: tuple[tuple[str, int], ...] = ()
+    master: str | None = None
+    password: str | None = None
+
+    def connect(self, timeout: float) -> redis.Redis | RedisCluster:
+        """A client whose every call gives up after `timeout` seconds (fail open)."""
+        sockets = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        if self.mode == "cluster":
+            # No retries: a node that is down costs one timeout, not a topology refresh
+            # after each of several attempts.
+            return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in self.nodes],
+                                password=self.password, retry=Retry(NoBackoff(), 0),
+                                **sockets)
+        # One immediate retry on a broken connection: after a failover or a restart the
+        # pooled socket is dead, and a fresh one (for Sentinel, to the primary the sentinels
+        # name now) usually answers. A timeout is never retried.
+        retry = Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+        options = {**sockets, "retry": retry, "health_check_interval": 0,
+                   "password": self.password}
+        if self.mode == "sentinel":
+            sentinel = Sentinel(self.nodes, sentinel_kwargs=dict(sockets))
+            return sentinel.master_for(self.master, **options)
+        return redis.Redis.from_url(self.url, **options)
+
+
 class RedisStore(MonitorStore):
     kind = "redis"
 
-    def __init__(self, url: str, prefix: str, window_size: int, anomaly_history: int,
-                 timeout: float) -> None:
+    def __init__(self, endpoint: RedisEndpoint | str, prefix: str, window_size: int,
+                 anomaly_history: int, timeout: float) -> None:
         super().__init__(window_size, anomaly_history)
-        self.url, self.prefix, self.timeout = url, prefix, timeout
-        self._client: redis.Redis | None = None
+        if isinstance(endpoint, str):
+            endpoint = RedisEndpoint(url=endpoint)
+        self.endpoint, self.prefix, self.timeout = endpoint, prefix, timeout
+        self._client: redis.Redis | RedisCluster | None = None
         self._pid: int | None = None
 
     @property
-    def client(self) -> redis.Redis:
+    def client(self) -> redis.Redis | RedisCluster:
         """The connection pool of this process, made lazily after Gunicorn's fork."""
         if self._client is None or self._pid != os.getpid():
-            self._client = redis.Redis.from_url(
-                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
-                retry=Retry(NoBackoff(), 0), health_check_interval=0)
+            self._client = self.endpoint.connect(self.timeout)
             self._script = self._client.register_script(_RECORD)
             self._pid = os.getpid()
         return self._client

@@ -125,3 +125,36 @@ def test_documentation_lists_every_setting_with_its_variable():
     rows = Settings.documentation()
     assert [variable for variable, _, _ in rows] == [f.metadata["env"] for f in fields(Settings)]
     assert all(variable.startswith(PREFIX) and meaning for variable, _, meaning in rows)
+
+
+def test_redis_cluster_and_sentinel_settings():
+    cluster = Settings.from_env({"KOSPRICE_REDIS_MODE": "Cluster",
+                                 "KOSPRICE_REDIS_NODES": "10.0.0.1:7000, [::1]:7001,"})
+    assert cluster.redis_mode == "cluster" and cluster.uses_redis
+    assert cluster.redis_nodes == (("10.0.0.1", 7000), ("::1", 7001))
+    sentinel = Settings.from_env({"KOSPRICE_REDIS_MODE": "sentinel",
+                                  "KOSPRICE_REDIS_NODES": "s1:26379,s2:26379",
+                                  "KOSPRICE_REDIS_MASTER": "kosprice",
+                                  "KOSPRICE_REDIS_PASSWORD": "secret"})
+    assert (sentinel.redis_master, sentinel.redis_password) == ("kosprice", "secret")
+    assert not Settings.from_env({}).uses_redis
+    assert Settings.from_env({"KOSPRICE_REDIS_URL": "redis://cache:6379/0"}).uses_redis
+
+
+@pytest.mark.parametrize(("environ", "problem"), [
+    ({"KOSPRICE_REDIS_MODE": "proxy"}, "must be one of single, cluster, sentinel"),
+    ({"KOSPRICE_REDIS_MODE": "cluster"}, "needs the cluster nodes"),
+    ({"KOSPRICE_REDIS_MODE": "sentinel", "KOSPRICE_REDIS_NODES": "s1:26379"},
+     "KOSPRICE_REDIS_MASTER: KOSPRICE_REDIS_MODE=sentinel needs the primary's name"),
+    ({"KOSPRICE_REDIS_MODE": "cluster", "KOSPRICE_REDIS_NODES": "n1:7000",
+      "KOSPRICE_REDIS_URL": "redis://n1:7000/0"}, "KOSPRICE_REDIS_URL: only for"),
+    ({"KOSPRICE_REDIS_NODES": "n1:7000"}, "KOSPRICE_REDIS_NODES: only for"),
+    ({"KOSPRICE_REDIS_MODE": "cluster", "KOSPRICE_REDIS_NODES": "n1:7000",
+      "KOSPRICE_REDIS_MASTER": "m"}, "KOSPRICE_REDIS_MASTER: only for"),
+    ({"KOSPRICE_REDIS_MODE": "cluster", "KOSPRICE_REDIS_NODES": "n1"}, "'n1' is not host:port"),
+    ({"KOSPRICE_REDIS_MODE": "cluster", "KOSPRICE_REDIS_NODES": "n1:99999"}, "not host:port"),
+])
+def test_incomplete_or_contradictory_redis_settings_are_refused(environ, problem):
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env(environ)
+    assert problem in caught.value.message
