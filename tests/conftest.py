@@ -18,6 +18,7 @@ import pytest  # noqa: E402
 from kosprice.app import create_app  # noqa: E402
 from kosprice.settings import Settings  # noqa: E402
 from tests.factories import build_models  # noqa: E402
+from tests.redis_topologies import redis_cluster, redis_sentinel  # noqa: E402, F401 (fixtures)
 
 IN_CI = os.environ.get("CI") == "true"
 

@@ -1,4 +1,5 @@
-"""Monitoring fixtures: a real Redis (the machine's, else a throwaway one) and both stores."""
+"""Monitoring fixtures: real Redis (the machine's or a throwaway one, a local Redis Cluster,
+a local Sentinel setup) and the embedded store."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import redis
 from pytest_redis import factories
 
-from kosprice.monitoring.redis_store import RedisStore
+from kosprice.monitoring.redis_store import RedisEndpoint, RedisStore
 from kosprice.monitoring.sqlite_store import SqliteStore
 from tests.conftest import IN_CI
 from tests.logs import log_files  # noqa: F401  (a shared fixture)
@@ -54,14 +55,32 @@ def store_prefix(redis_url):
         client.delete(*keys)
 
 
+def redis_endpoint(kind: str, request) -> RedisEndpoint:
+    """How to reach the Redis of a store kind: "redis", "redis-cluster" or "redis-sentinel"."""
+    if kind == "redis-cluster":
+        return RedisEndpoint("cluster", nodes=tuple(
+            request.getfixturevalue("redis_cluster").addresses))
+    if kind == "redis-sentinel":
+        sentinel = request.getfixturevalue("redis_sentinel")
+        return RedisEndpoint("sentinel", nodes=tuple(sentinel.sentinel_addresses),
+                             master=sentinel.MASTER)
+    return RedisEndpoint(url=request.getfixturevalue("redis_url"))
+
+
 def make_store(kind: str, request, tmp_path, window_size: int = 100, anomaly_history: int = 10):
-    if kind == "redis":
-        prefix = request.getfixturevalue("store_prefix")
-        return RedisStore(request.getfixturevalue("redis_url"), prefix, window_size,
+    if kind.startswith("redis"):
+        # The local cluster and sentinel setups live only for this session: no cleanup.
+        prefix = (request.getfixturevalue("store_prefix") if kind == "redis"
+                  else f"kosprice-test-{uuid.uuid4().hex[:12]}")
+        return RedisStore(redis_endpoint(kind, request), prefix, window_size,
                           anomaly_history, timeout=1.0)
     return SqliteStore(tmp_path / "monitor.sqlite3", window_size, anomaly_history)
 
 
-@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.redis), "sqlite"])
+REDIS_KINDS = ("redis", "redis-cluster", "redis-sentinel")
+
+
+@pytest.fixture(params=[*(pytest.param(kind, marks=pytest.mark.redis) for kind in REDIS_KINDS),
+                        "sqlite"])
 def store_kind(request) -> str:
     return request.param

@@ -1,4 +1,5 @@
-"""One contract, two real stores: a real Redis server and the embedded SQLite file."""
+"""One contract, every real store: a Redis server, a local Redis Cluster (3 masters), a local
+Sentinel setup (primary, replica, 3 sentinels) and the embedded SQLite file."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import redis
 
 from kosprice.monitoring.store import Observation, RegionState
-from tests.monitoring.conftest import make_store
+from tests.monitoring.conftest import REDIS_KINDS, make_store
 
 
 def observation(i: int = 0, region: str = "yogyakarta", status: int = 200,
@@ -138,17 +139,28 @@ def test_redis_keys_share_a_cluster_slot_per_region(request, tmp_path):
 
 
 @pytest.mark.redis
-def test_redis_recording_is_one_round_trip(request, tmp_path, monkeypatch):
-    store = make_store("redis", request, tmp_path)
-    store.record(observation(0))  # loads the script
-    calls = []
-    original = redis.Redis.execute_command
+def test_redis_cluster_keeps_each_region_in_one_slot(request, tmp_path):
+    store = make_store("redis-cluster", request, tmp_path)
+    for region in ("yogyakarta", "jakarta_pusat", "jakarta_selatan", "jakarta_utara"):
+        store.record(observation(0, region=region, anomalies=("iqr_outlier",)))
+        slots = {store.client.keyslot(key) for key in store.keys(region)}
+        assert len(slots) == 1, (region, slots)
+        assert store.read(region).anomalous == 1
 
-    def counting(self, *args, **kwargs):
-        calls.append(args[0])
+
+@pytest.mark.redis
+@pytest.mark.parametrize("kind", REDIS_KINDS)
+def test_redis_recording_is_one_round_trip(kind, request, tmp_path, monkeypatch):
+    store = make_store(kind, request, tmp_path)
+    store.record(observation(0))  # loads the script where the region's keys live
+    sent = []
+    original = redis.connection.AbstractConnection.send_command
+
+    def counting(self, *args, **kwargs):  # every command any client writes to a socket
+        sent.append(args[0])
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_command", counting)
     started = time.perf_counter()
     store.record(observation(1, anomalies=("iqr_outlier",)))
-    assert calls == ["EVALSHA"], f"{calls} in {time.perf_counter() - started:.4f}s"
+    assert sent == ["EVALSHA"], f"{sent} in {time.perf_counter() - started:.4f}s"
