@@ -9,6 +9,7 @@
 #   redis-server    the monitoring store tests start their own when none listens on 6379
 #   prometheus      promtool checks the alert rules; the e2e tests scrape a live server with it
 #   docker-compose  parses docker-compose.yml offline (`config -q`); no engine is needed
+#   haproxy         the load balancer in front of two kosprice hosts (tests/e2e/test_two_hosts.py)
 # Outside CI a missing test package only warns (the tests that need it skip and say why);
 # with CI=true it is an error.
 #
@@ -47,6 +48,7 @@ test_deps() {
     command -v redis-server >/dev/null || missing+=(redis-server)
     command -v promtool >/dev/null && command -v prometheus >/dev/null || missing+=(prometheus)
     command -v docker-compose >/dev/null || missing+=(docker-compose)
+    command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
     [ ${#missing[@]} -eq 0 ] && return 0
     if can_apt_get; then
         apt_install "${missing[@]}"
