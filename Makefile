@@ -48,8 +48,9 @@ test: install system-deps ## Run the whole test suite, then the end-to-end tests
 e2e: install system-deps ## End-to-end: a real Prometheus scrapes a real multi-worker Gunicorn
 	$(TEST_ENV) $(BIN)/pytest -m e2e tests/e2e
 
-lint: install ## Check style with ruff
+lint: install ## Check style with ruff; the Dockerfile with hadolint
 	$(BIN)/ruff check kosprice tests deploy benchmarks wsgi.py
+	$(BIN)/hadolint deploy/Dockerfile
 
 bench: install ## Prediction throughput as ratios against plain model.predict, same run
 	$(BIN)/python benchmarks/predict.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import subprocess
@@ -42,7 +43,10 @@ def test_image_is_slim_python_311_pinned_to_a_patch_release_and_runs_as_a_non_ro
     assert steps[0][0] == "FROM"
     assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", steps[0][1]), steps[0][1]
     users = [args for op, args in steps if op == "USER"]
-    assert users and users[-1] not in {"root", "0"}
+    # Numeric, so Kubernetes' runAsNonRoot can check it; the user the image creates.
+    assert users and re.fullmatch(r"[1-9]\d*:[1-9]\d*", users[-1]), users
+    uid, gid = users[-1].split(":")
+    assert f"--uid {uid}" in DOCKERFILE and f"--gid {gid}" in DOCKERFILE
     cmd_index = max(i for i, (op, _) in enumerate(steps) if op == "CMD")
     user_index = max(i for i, (op, _) in enumerate(steps) if op == "USER")
     assert user_index < cmd_index
@@ -78,9 +82,34 @@ def test_everything_copied_is_in_the_build_context():
                                   "tests", "data/kos/jakarta_pusat.csv", ".env",
                                   "models/.lifecycle.lock", "models/.pending-yogyakarta.json",
                                   "models/yogyakarta/.v1.0.1.promote-1a2b/model.pkl",
-                                  "models/yogyakarta/.v1.0.0.archiving"])
+                                  "models/yogyakarta/.v1.0.0.archiving",
+                                  "deploy/k8s/base/deployment.yaml"])
 def test_build_context_leaves_out_local_state_data_and_secrets(path):
     assert dockerignored(path)
+
+
+SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|TOKEN|SECRET|SIGNING_KEY|API_KEY|PRIVATE)", re.I)
+SECRET_FILE = re.compile(r"(^|/)(\.env(\..*)?|.*\.(pem|key|p12|pfx|crt)|id_(rsa|ed25519|ecdsa)"
+                         r"|\.netrc|\.pypirc|credentials(\.json)?)$")
+
+
+def test_no_secret_is_baked_into_the_image():
+    """Secrets come from the runtime (compose .env, Kubernetes Secrets), never the image."""
+    for op, args in instructions():
+        if op in {"ENV", "ARG", "LABEL"}:
+            names = re.findall(r"([A-Za-z_][A-Za-z0-9_]*)=", args) or [args.split()[0]]
+            assert not [n for n in names if SECRET_NAME.search(n)], (op, args)
+        if op == "COPY":  # named sources only: never the whole context
+            assert not {".", "./", "*"} & set(args.split()[:-1]), args
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    in_context = [path for path in tracked if not dockerignored(path)]
+    assert "deploy/Dockerfile" in in_context
+    assert not [path for path in in_context if SECRET_FILE.search(path)]
+    # And one left in the working tree by mistake stays out of the context too.
+    for path in (".env", ".env.production", "deploy/tls/server.key", "certs/ca.pem",
+                 "id_rsa", "keys/id_ed25519"):
+        assert SECRET_FILE.search(path) and dockerignored(path), path
 
 
 @pytest.mark.parametrize("path", ["models/yogyakarta/v1.0.0/model.pkl",
@@ -89,21 +118,22 @@ def test_build_context_keeps_complete_model_versions(path):
     assert not dockerignored(path)
 
 
-def healthcheck_command() -> str:
-    return next(args for op, args in instructions()
-                if op == "HEALTHCHECK").split(" CMD ", 1)[1]
+def healthcheck_command() -> list[str]:
+    """The HEALTHCHECK's exec-form command (hadolint wants JSON notation)."""
+    return json.loads(next(args for op, args in instructions()
+                           if op == "HEALTHCHECK").split(" CMD ", 1)[1])
 
 
 @pytest.mark.gunicorn
 def test_healthcheck_passes_on_a_live_server_and_fails_without_one(pristine_models, tmp_path):
     env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
     command = healthcheck_command()
-    assert "/health" in command
+    assert "/health" in command[-1]
     with gunicorn(tmp_path, {"KOSPRICE_MODELS_DIR": str(pristine_models)}) as server:
-        alive = subprocess.run(["sh", "-c", command], env={**env, "PORT": str(server.port)},
+        alive = subprocess.run(command, env={**env, "PORT": str(server.port)},
                                capture_output=True, timeout=30)
     assert alive.returncode == 0, alive.stderr
-    dead = subprocess.run(["sh", "-c", command], env={**env, "PORT": str(free_port())},
+    dead = subprocess.run(command, env={**env, "PORT": str(free_port())},
                           capture_output=True, timeout=30)
     assert dead.returncode != 0
 
