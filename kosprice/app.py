@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from kosprice.api import context, errors, observation, prometheus, services, views
+from kosprice.api import access, context, errors, observation, openapi, prometheus, services, views
 from kosprice.ml.registry import ModelRegistry
 from kosprice.monitoring.metrics import Metrics
 from kosprice.monitoring.store import MonitorStore
@@ -26,7 +26,9 @@ def create_app(settings: Settings | None = None, *, registry: ModelRegistry | No
     services.init_app(app, services.Services.build(settings, registry, metrics, store))
 
     context.init_app(app)
+    access.init_app(app, settings)
     errors.init_app(app)
     observation.init_app(app)
     app.register_blueprint(views.bp)
+    openapi.init_app(app)
     return app

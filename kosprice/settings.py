@@ -134,11 +134,20 @@ def _price_limits(raw: str) -> dict[str, tuple[float, float]]:
     return limits
 
 
-def setting(env: str, default: Any, parse: Callable[[str], Any], doc: str) -> Any:
+def _optional_secret(raw: str) -> str | None:
+    if not raw:
+        return None
+    if len(raw) < 16:
+        raise ValueError("must be at least 16 characters (or empty: no token)")
+    return raw
+
+
+def setting(env: str, default: Any, parse: Callable[[str], Any], doc: str,
+            secret: bool = False) -> Any:
     metadata = {"env": PREFIX + env, "parse": parse, "doc": doc, "default": default}
     if isinstance(default, dict):
         return field(default_factory=lambda: dict(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
+    return field(default=default, metadata=metadata, repr=not secret)
 
 
 @dataclass(frozen=True)
@@ -186,6 +195,10 @@ class Settings:
                                        "Seconds to stop calling the store after a failure")
     price_limits: dict = setting("PRICE_LIMITS", {}, _price_limits,
                                  'Hard anomaly thresholds, JSON {"region": [floor, ceiling]}')
+    ops_token: str | None = setting(
+        "OPS_TOKEN", None, _optional_secret,
+        "When set (16+ characters): /models*, the monitors and /metrics require "
+        "`Authorization: Bearer <token>`", secret=True)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -200,7 +213,8 @@ class Settings:
                 try:
                     values[f.name] = f.metadata["parse"](environ[env].strip())
                 except (ValueError, TypeError) as exc:
-                    problems.append(f"{env}={environ[env]!r}: {exc}")
+                    shown = repr(environ[env]) if f.repr else "<secret>"  # never echo one
+                    problems.append(f"{env}={shown}: {exc}")
         unknown = sorted(k for k in environ if k.startswith(PREFIX)
                          and k not in {f.metadata["env"] for f in fields(cls)})
         problems += [f"{name}: unknown setting" for name in unknown]

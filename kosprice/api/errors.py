@@ -19,6 +19,7 @@ log = get_logger("kosprice.api")
 
 _CODES = {
     400: "malformed_request",
+    401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
@@ -43,8 +44,9 @@ def _http_error(exc: HTTPException) -> Response:
     allowed = sorted(exc.valid_methods or ()) if status == 405 else []
     response = error_response(status, code, message,
                               {"allowed_methods": allowed} if allowed else None)
-    if allowed:
-        response.headers["Allow"] = ", ".join(allowed)
+    for name, value in exc.get_headers():  # Allow, WWW-Authenticate, Retry-After, ...
+        if name.lower() != "content-type":
+            response.headers[name] = value
     return response
 
 

@@ -7,8 +7,10 @@ import time
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
+from kosprice.api import responses
 from kosprice.api.context import current_request_id
 from kosprice.api.observation import start_prediction
+from kosprice.api.openapi import OPS, PREDICTION, operation
 from kosprice.api.schemas import load_listing
 from kosprice.api.services import services
 from kosprice.ml import predictor
@@ -27,11 +29,13 @@ def json_body() -> object:
 
 
 @bp.get("/health")
+@operation("Liveness: the process answers", responses.Health)
 def health():
     return jsonify(status="ok")
 
 
 @bp.get("/ready")
+@operation("Readiness: every region's model is loaded", responses.Ready)
 def ready():
     registry = services().registry
     return jsonify(status="ready", models={r: str(registry.get(r).version)
@@ -39,6 +43,8 @@ def ready():
 
 
 @bp.get("/models")
+@operation("Serving version and versions on disk per region", responses.Models,
+           access=OPS, tag="models")
 def list_models():
     registry = services().registry
     return jsonify(regions={
@@ -48,11 +54,18 @@ def list_models():
 
 
 @bp.get("/models/<region>")
+@operation("Describe a region's serving model and its promotion history",
+           responses.ModelDescription, access=OPS, tag="models")
 def describe_model(region: str):
     return jsonify(services().describe_model(region))
 
 
 @bp.post("/predict/<region>")
+@operation("Predict the fair monthly rent of one listing", responses.Prediction,
+           access=PREDICTION, tag="predictions", request="Listing",
+           description="Every feature the region's model uses is required; catalogue "
+                       "features it does not use are accepted and ignored; unknown fields "
+                       "are refused.")
 def predict(region: str):
     state = start_prediction(region)
     model = services().registry.get(region)
@@ -68,17 +81,23 @@ def predict(region: str):
 
 
 @bp.get("/prediction-monitor/<region>")
+@operation("Predictions over the rolling window, by model version",
+           responses.PredictionMonitor, access=OPS, tag="monitors", errors=(503,))
 def prediction_monitor(region: str):
     services().registry.get(region)
     return jsonify(services().monitor.prediction_report(region))
 
 
 @bp.get("/anomaly-monitor/<region>")
+@operation("Anomalous predictions by kind, thresholds, IQR fences, recent anomalies",
+           responses.AnomalyMonitor, access=OPS, tag="monitors", errors=(503,))
 def anomaly_monitor(region: str):
     model = services().registry.get(region)
     return jsonify(services().monitor.anomaly_report(region, services().anomaly_rules(model)))
 
 
 @bp.get("/latency-monitor")
+@operation("Requests, errors and latency percentiles per region",
+           responses.LatencyMonitor, access=OPS, tag="monitors", errors=(503,))
 def latency_monitor():
     return jsonify(services().monitor.latency_report(services().registry.regions))

@@ -40,7 +40,7 @@ def test_404_unknown_region(client, listing):
     assert_error(client.get("/models/bali"), 404, "unknown_region")
 
 
-@pytest.mark.parametrize("path", ["/", "/nope", "/predict", "/predict/yogyakarta/extra"])
+@pytest.mark.parametrize("path", ["/nope", "/predict", "/predict/yogyakarta/extra"])
 def test_404_unknown_route(client, path):
     assert_error(client.get(path), 404, "not_found")
 

@@ -158,3 +158,15 @@ def test_incomplete_or_contradictory_redis_settings_are_refused(environ, problem
     with pytest.raises(ConfigurationError) as caught:
         Settings.from_env(environ)
     assert problem in caught.value.message
+
+
+def test_the_ops_token_is_a_secret():
+    token = "a-long-enough-ops-token"
+    settings = Settings.from_env({"KOSPRICE_OPS_TOKEN": token})
+    assert settings.ops_token == token
+    assert token not in repr(settings)
+    assert Settings.from_env({"KOSPRICE_OPS_TOKEN": ""}).ops_token is None
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({"KOSPRICE_OPS_TOKEN": "short-secret"})
+    assert "16 characters" in caught.value.message
+    assert "short-secret" not in caught.value.message

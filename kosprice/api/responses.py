@@ -1,0 +1,113 @@
+"""marshmallow schemas of the response bodies: what /openapi.json documents.
+
+They are only read by the OpenAPI generator (views build their bodies with jsonify), but a
+response field missing here fails the suite: the fuzz test checks every response against
+the document, and these schemas refuse unknown fields (`additionalProperties: false`).
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+
+class ErrorBody(Schema):
+    code = fields.String(required=True, metadata={"example": "validation_error"})
+    message = fields.String(required=True, metadata={"example": "The listing is invalid."})
+    details = fields.Dict(required=True, metadata={
+        "description": "Machine-readable specifics (fields, allowed values); may be empty. "
+                       "Lists of fields are capped: `truncated` says how many were left out.",
+        "example": {"fields": {"luas_kamar": ["Must be greater than 0 and less than or "
+                                              "equal to 100."]}}})
+    request_id = fields.String(required=True, metadata={"example": "3f0c9a52-6f1e-4f7a-9a47"})
+
+
+class Error(Schema):
+    """The one error envelope of every status and route."""
+
+    error = fields.Nested(ErrorBody, required=True)
+
+
+class Prediction(Schema):
+    region = fields.String(required=True, metadata={"example": "yogyakarta"})
+    predicted_price = fields.Float(required=True, metadata={
+        "description": "Fair monthly rent, Rupiah", "example": 1230302.54})
+    model_version = fields.String(required=True, metadata={"example": "v1.0.0"})
+    request_id = fields.String(required=True, metadata={"example": "3f0c9a52-6f1e-4f7a-9a47"})
+
+
+class Health(Schema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+
+
+class Ready(Schema):
+    status = fields.String(required=True, metadata={"example": "ready"})
+    models = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
+                         metadata={"description": "Serving version per region",
+                                   "example": {"yogyakarta": "v1.0.0"}})
+
+
+class RegionVersions(Schema):
+    serving_version = fields.String(required=True)
+    versions_on_disk = fields.List(fields.String(), required=True)
+
+
+class Models(Schema):
+    regions = fields.Dict(keys=fields.String(), values=fields.Nested(RegionVersions),
+                          required=True)
+
+
+class ModelDescription(Schema):
+    region = fields.String(required=True)
+    model_version = fields.String(required=True)
+    model_type = fields.String(required=True)
+    params = fields.Dict(required=True)
+    metrics = fields.Dict(required=True, metadata={"description": "R², MAE, RMSE, MAPE on "
+                                                                  "the held-out split"})
+    features = fields.List(fields.String(), required=True)
+    trained_at = fields.String(required=True)
+    sklearn_version = fields.String(required=True)
+    training_rows = fields.Integer(required=True, allow_none=True)
+    versions_on_disk = fields.List(fields.String(), required=True, metadata={
+        "description": "Rollback targets and the serving version, oldest first"})
+    history = fields.List(fields.Dict(), required=True, metadata={
+        "description": "Promotions and rollbacks, newest first"})
+
+
+class PredictionMonitor(Schema):
+    region = fields.String(required=True)
+    count = fields.Integer(required=True)
+    window_capacity = fields.Integer(required=True)
+    window = fields.Dict(required=True, metadata={
+        "description": "mean, std, min, max, p50, p90, p95, p99 over the rolling window"})
+    by_model_version = fields.Dict(required=True)
+    last_prediction_at = fields.String(required=True, allow_none=True)
+    store = fields.String(required=True, metadata={"example": "redis"})
+
+
+class AnomalyMonitor(Schema):
+    region = fields.String(required=True)
+    predictions = fields.Integer(required=True)
+    anomalous_predictions = fields.Integer(required=True)
+    anomaly_rate = fields.Float(required=True)
+    by_kind = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    thresholds = fields.Dict(required=True)
+    iqr = fields.Dict(required=True)
+    recent = fields.List(fields.Dict(), required=True)
+    store = fields.String(required=True)
+
+
+class LatencyMonitor(Schema):
+    unit = fields.String(required=True, metadata={"example": "ms"})
+    window_capacity = fields.Integer(required=True)
+    regions = fields.Dict(required=True)
+    store = fields.String(required=True)
+
+
+class Index(Schema):
+    docs = fields.String(required=True, metadata={"example": "/docs/"})
+    openapi = fields.String(required=True, metadata={"example": "/openapi.json"})
+
+
+class Options(Schema):
+    allowed_methods = fields.List(fields.String(), required=True,
+                                  metadata={"example": ["OPTIONS", "POST"]})
