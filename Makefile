@@ -11,7 +11,7 @@ DATA ?= ../shared/data/kos
 REGIONS := jakarta_pusat jakarta_selatan jakarta_utara yogyakarta
 export HOST PORT
 
-.PHONY: help install system-deps run test e2e lint bench validate train lock compare promote rollback retire reload compose-up compose-down
+.PHONY: help install system-deps run test e2e lint bench capacity validate train lock compare promote rollback retire reload compose-up compose-down
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ lint: install ## Check style with ruff; the Dockerfile with hadolint
 
 bench: install ## Prediction throughput as ratios against plain model.predict, same run
 	$(BIN)/python benchmarks/predict.py
+
+capacity: install ## Per-worker throughput and RSS, Redis bytes per region (needs a Redis)
+	$(TEST_ENV) $(BIN)/python benchmarks/capacity.py
 
 validate: install ## Run the startup integrity checks on models/
 	$(BIN)/kosprice validate
