@@ -10,6 +10,9 @@
 #   prometheus      promtool checks the alert rules; the e2e tests scrape a live server with it
 #   docker-compose  parses docker-compose.yml offline (`config -q`); no engine is needed
 #   haproxy         the load balancer in front of two kosprice hosts (tests/e2e/test_two_hosts.py)
+# tests/deploy/test_k8s.py also renders the manifests with `kustomize build` or `kubectl
+# kustomize`: kubectl comes with the machine image (Google's package); Debian's own
+# kubernetes-client (1.20) embeds a kustomize too old for deploy/k8s, so it is not installed here.
 # Outside CI a missing test package only warns (the tests that need it skip and say why);
 # with CI=true it is an error.
 #
