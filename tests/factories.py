@@ -87,3 +87,38 @@ def copy_version(root: Path, region: str, name: str, source: str = "v1.0.0",
     if fix_metadata:
         edit_metadata(target, model_version=name)
     return target
+
+
+def fit_pipeline(estimator, rows: list[dict], numeric_step="scaler", target=None):
+    """Fit the shipped model shape (scaling + one-hot + `estimator`) on listing rows.
+
+    `numeric_step`: "scaler" (StandardScaler), "minmax", "robust" or "passthrough";
+    `target`: None, "log" (TransformedTargetRegressor around the regressor) or "log1p-outer"
+    (log1p/expm1 around the whole Pipeline).
+    """
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, RobustScaler, StandardScaler
+
+    from kosprice.features import CATEGORICAL_FEATURES
+    from kosprice.ml.predictor import model_frame
+
+    features = [c for c in CSV_COLUMNS[2:] if c not in ("is_ac", "is_internet")]
+    features.append("amenities_count")
+    numeric = [c for c in features if c not in CATEGORICAL_FEATURES]
+    categorical = [c for c in features if c in CATEGORICAL_FEATURES]
+    step = {"scaler": StandardScaler(), "minmax": MinMaxScaler(clip=True),
+            "robust": RobustScaler(), "passthrough": "passthrough"}[numeric_step]
+    regressor = estimator
+    if target == "log":
+        regressor = TransformedTargetRegressor(estimator, func=np.log, inverse_func=np.exp)
+    model = Pipeline([("preprocess", ColumnTransformer(
+        [("numeric", step, numeric),
+         ("categorical", OneHotEncoder(handle_unknown="ignore"), categorical)],
+        verbose_feature_names_out=False)), ("estimator", regressor)])
+    if target == "log1p-outer":
+        model = TransformedTargetRegressor(model, func=np.log1p, inverse_func=np.expm1)
+    frame = model_frame(rows, features)
+    return model.fit(frame, pd.Series([float(r["harga"]) for r in rows])), features

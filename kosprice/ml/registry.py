@@ -10,6 +10,7 @@ from typing import Any
 
 from kosprice.errors import IntegrityError, UnknownRegionError
 from kosprice.features import REGIONS
+from kosprice.ml import predictor
 from kosprice.ml.artifact import write_json_atomically
 from kosprice.ml.repository import (
     LoadedModel,
@@ -64,11 +65,14 @@ def load_pinned(models_dir: Path, pins: Mapping[str, Mapping[str, str]],
 
 
 class ModelRegistry:
-    """Serving models per region, loaded once per process after full validation."""
+    """Serving models per region, loaded once per process after full validation.
+
+    Each model's fast inference path is built and checked against its Pipeline here.
+    """
 
     def __init__(self, models: Mapping[str, LoadedModel],
                  versions_on_disk: Mapping[str, list[Version]]) -> None:
-        self._models = dict(models)
+        self._models = {region: predictor.prepare(model) for region, model in models.items()}
         self._versions_on_disk = {r: list(v) for r, v in versions_on_disk.items()}
 
     @classmethod
@@ -121,4 +125,5 @@ class ModelRegistry:
             "sklearn_version": meta["sklearn_version"],
             "training_rows": meta["training_data"].get("rows"),
             "versions_on_disk": [str(v) for v in self.versions_on_disk(region)],
+            "inference": predictor.describe(model),
         }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ class LoadedModel:
     version: Version
     metadata: dict[str, Any]
     estimator: Any
+    inference: Any = field(default=None, compare=False, repr=False)
+    """How it is evaluated (`kosprice.ml.predictor.Inference`); set by `predictor.prepare`."""
 
     @property
     def features(self) -> list[str]:
