@@ -52,8 +52,11 @@ lint: install ## Check style with ruff; the Dockerfile with hadolint
 	$(BIN)/ruff check kosprice tests deploy benchmarks wsgi.py
 	$(BIN)/hadolint deploy/Dockerfile
 
-bench: install ## Prediction throughput as ratios against plain model.predict, same run
-	$(BIN)/python benchmarks/predict.py
+# Several minutes: wrk rounds against four Gunicorn servers, then in-process stages.
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--seconds 3 --rounds 2 --regions yogyakarta".
+bench: install ## Throughput vs the framework's limit and plain sklearn, as ratios from one run
+	@bash deploy/system-deps.sh bench
+	$(TEST_ENV) $(BIN)/python benchmarks/predict.py $(BENCH_ARGS)
 
 capacity: install ## Per-worker throughput and RSS, Redis bytes per region (needs a Redis)
 	$(TEST_ENV) $(BIN)/python benchmarks/capacity.py

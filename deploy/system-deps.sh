@@ -9,10 +9,14 @@
 #   redis-server    the monitoring store tests start their own when none listens on 6379
 #   prometheus      promtool checks the alert rules; the e2e tests scrape a live server with it
 #   docker-compose  parses docker-compose.yml offline (`config -q`); no engine is needed
+#   wrk             the benchmark's smoke test drives a short round with it
 #   haproxy         the load balancer in front of two kosprice hosts (tests/e2e/test_two_hosts.py)
 # tests/deploy/test_k8s.py also renders the manifests with `kustomize build` or `kubectl
 # kustomize`: kubectl comes with the machine image (Google's package); Debian's own
 # kubernetes-client (1.20) embeds a kustomize too old for deploy/k8s, so it is not installed here.
+# `system-deps.sh bench` (run by `make bench`): the load generator and the Redis it monitors to:
+#   wrk             drives the HTTP rounds of benchmarks/predict.py
+#   redis-server    started by the benchmark when no Redis answers on 127.0.0.1:6379
 # Outside CI a missing test package only warns (the tests that need it skip and say why);
 # with CI=true it is an error.
 #
@@ -52,6 +56,7 @@ test_deps() {
     command -v promtool >/dev/null && command -v prometheus >/dev/null || missing+=(prometheus)
     command -v docker-compose >/dev/null || missing+=(docker-compose)
     command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+    command -v wrk >/dev/null || missing+=(wrk)
     [ ${#missing[@]} -eq 0 ] && return 0
     if can_apt_get; then
         apt_install "${missing[@]}"
@@ -61,8 +66,22 @@ test_deps() {
     fi
 }
 
+bench_deps() {
+    local missing=()
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v redis-server >/dev/null || missing+=(redis-server)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if can_apt_get; then
+        apt_install "${missing[@]}"
+    else
+        echo "missing Debian packages: ${missing[*]} (install them with apt-get as root)" >&2
+        return 1
+    fi
+}
+
 case "${1:-test}" in
     venv) venv_deps ;;
     test) test_deps ;;
-    *) echo "usage: $0 [venv|test]" >&2; exit 2 ;;
+    bench) bench_deps ;;
+    *) echo "usage: $0 [venv|test|bench]" >&2; exit 2 ;;
 esac

@@ -1,0 +1,84 @@
+"""The WSGI apps `make bench` serves under deploy/gunicorn.conf.py, next to `wsgi:app`.
+
+    gunicorn -c deploy/gunicorn.conf.py 'benchmarks.apps:framework()'
+
+- `framework()`: the framework's limit — parse the JSON body, answer a constant JSON.
+- `floor()`: plain Flask calling each region's model.pkl on a one-row DataFrame.
+- `kosprice_quiet()`: kosprice with monitoring off — a store that records nothing and the
+  per-prediction log line dropped — to show what monitoring and logging cost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from pathlib import Path
+
+import joblib
+import pandas as pd
+from flask import Flask, jsonify, request
+
+from kosprice import logging as kosprice_logging
+from kosprice.app import create_app
+from kosprice.features import REGIONS, derive
+from kosprice.ml.repository import ModelRepository
+from kosprice.monitoring.store import RINGS, MonitorStore, Observation, RegionState
+from kosprice.settings import Settings
+
+
+def framework() -> Flask:
+    app = Flask("framework")
+
+    @app.get("/health")
+    def health():
+        return jsonify(status="ok")
+
+    @app.post("/predict/<region>")
+    def predict(region: str):
+        request.get_json()
+        return jsonify(region=region, predicted_price=1230302.54, model_version="v1.0.0")
+
+    return app
+
+
+def floor() -> Flask:
+    settings = Settings.from_env()
+    repository = ModelRepository(settings.models_dir)
+    models = {region: joblib.load(Path(repository.version_dir(
+        region, repository.serving_version(region)), "model.pkl")) for region in REGIONS}
+    app = Flask("floor")
+
+    @app.get("/health")
+    def health():
+        return jsonify(status="ok")
+
+    @app.post("/predict/<region>")
+    def predict(region: str):
+        model = models[region]
+        features = list(model.feature_names_in_)
+        frame = pd.DataFrame([derive(request.get_json(), features)], columns=features)
+        return jsonify(region=region, predicted_price=round(float(model.predict(frame)[0]), 2))
+
+    return app
+
+
+class NullStore(MonitorStore):
+    """Records nothing: monitoring off."""
+
+    kind = "none"
+
+    def record(self, observation: Observation) -> None:
+        pass
+
+    def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
+        return RegionState()
+
+    def ping(self) -> None:
+        pass
+
+
+def kosprice_quiet() -> Flask:
+    settings = Settings.from_env()
+    kosprice_logging.configure(settings.log_level, settings.log_dir)
+    logging.getLogger("kosprice.predictions").setLevel(logging.WARNING)
+    return create_app(settings, store=NullStore(settings.window_size, settings.anomaly_history))
