@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from kosprice.cli import lifecycle, models, training
+from kosprice.cli.common import KospriceGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=KospriceGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kosprice")
 def main() -> None:
     """Governed per-region rent models for Indonesian boarding houses (kos)."""

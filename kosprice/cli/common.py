@@ -1,24 +1,62 @@
-"""Options and helpers shared by the command modules."""
+"""What every command shares: the group that turns kosprice errors into one message and an
+exit code, the common options, and the printing helpers."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
 from kosprice.errors import KospriceError
 from kosprice.features import REGIONS
+from kosprice.ml.comparison import Comparison
+from kosprice.ml.journal import RECOVERED
+from kosprice.ml.lifecycle import Lifecycle
+from kosprice.ml.report import comparison_table
 from kosprice.settings import Settings
+
+
+class KospriceGroup(click.Group):
+    """A command group in which a KospriceError ends the command with `Error: …`, exit 1.
+
+    Notes on the error (what a refused action's recovery completed) are printed first.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KospriceError as exc:
+            for note in getattr(exc, "__notes__", ()):
+                click.echo(note, err=True)
+            raise click.ClickException(exc.message) from None
+
 
 region_option = click.option("--region", required=True, type=click.Choice(REGIONS),
                              help="Region whose model to act on.")
+approved_by_option = click.option("--approved-by", required=True,
+                                  help="Who approved this change (recorded in the audit log).")
+reason_option = click.option("--reason", required=True,
+                             help="Why (recorded in the audit log).")
 
 
 def settings() -> Settings:
-    """Return settings from the environment, or stop with the configuration error."""
-    try:
-        return Settings.from_env()
-    except KospriceError as exc:
-        raise click.ClickException(exc.message) from None
+    """Settings from the environment (a ConfigurationError ends the command)."""
+    return Settings.from_env()
 
 
-def fail(exc: KospriceError) -> click.ClickException:
-    return click.ClickException(exc.message)
+def lifecycle() -> Lifecycle:
+    return Lifecycle.from_settings(settings())
+
+
+def echo_comparison(comparison: Comparison) -> None:
+    click.echo(f"{comparison.region}: scored on the candidate's {comparison.rows} held-out rows")
+    for line in comparison_table(comparison):
+        click.echo(line)
+    click.echo(f"verdict: {comparison.verdict}; implied bump: "
+               f"{comparison.implied_bump or 'none'} - {comparison.explanation}")
+
+
+def echo_recovered(messages: list[str]) -> None:
+    """Say which interrupted actions were completed (on stderr, like a refusal's notes)."""
+    for message in messages:
+        click.echo(RECOVERED + message, err=True)

@@ -10,35 +10,19 @@ import json
 
 import click
 
-from kosprice.cli.common import fail, region_option, settings
+from kosprice.cli.common import (
+    approved_by_option,
+    echo_comparison,
+    echo_recovered,
+    lifecycle,
+    reason_option,
+    region_option,
+)
 from kosprice.errors import KospriceError
 from kosprice.features import REGIONS
-from kosprice.ml.comparison import Comparison
 from kosprice.ml.lifecycle import Lifecycle, VersionListing
-from kosprice.ml.report import comparison_table
 
-approved_by_option = click.option("--approved-by", required=True,
-                                  help="Who approved this change (recorded in the audit log).")
-reason_option = click.option("--reason", required=True,
-                             help="Why (recorded in the audit log).")
 RELOAD_HINT = "run `make reload` to have the running service serve it"
-
-
-def lifecycle() -> Lifecycle:
-    return Lifecycle.from_settings(settings())
-
-
-def echo_comparison(comparison: Comparison) -> None:
-    click.echo(f"{comparison.region}: scored on the candidate's {comparison.rows} held-out rows")
-    for line in comparison_table(comparison):
-        click.echo(line)
-    click.echo(f"verdict: {comparison.verdict}; implied bump: "
-               f"{comparison.implied_bump or 'none'} - {comparison.explanation}")
-
-
-def echo_recovered(messages: list[str]) -> None:
-    for message in messages:
-        click.echo(f"recovered: {message}", err=True)
 
 
 @click.command()
@@ -46,10 +30,7 @@ def echo_recovered(messages: list[str]) -> None:
 @click.option("--candidate", "version", required=True, help="Candidate version, e.g. v1.1.0.")
 def compare(region: str, version: str) -> None:
     """Compare a candidate with production on the same held-out rows; write a report."""
-    try:
-        comparison, paths = lifecycle().compare(region, version)
-    except KospriceError as exc:
-        raise fail(exc) from None
+    comparison, paths = lifecycle().compare(region, version)
     echo_comparison(comparison)
     click.echo(f"report: {paths[0].parent}")
 
@@ -63,13 +44,9 @@ def compare(region: str, version: str) -> None:
               help="Promote even when worse than production (the reason is recorded).")
 def promote(region: str, version: str, approved_by: str, reason: str, force: bool) -> None:
     """Copy an approved candidate into production and record it in the audit log."""
-    lc = lifecycle()
-    try:
-        with lc.exclusive() as recovered:
-            echo_recovered(recovered)
-            record = lc.promote(region, version, approved_by, reason, force=force)
-    except KospriceError as exc:
-        raise fail(exc) from None
+    result = lifecycle().promote(region, version, approved_by, reason, force=force)
+    echo_recovered(result.recovered)
+    record = result.record
     forced = " (forced)" if record["forced"] else ""
     click.echo(f"promoted {region} {record['from_version'] or '(none)'} -> "
                f"{record['to_version']}{forced}; {RELOAD_HINT}")
@@ -82,13 +59,9 @@ def promote(region: str, version: str, approved_by: str, reason: str, force: boo
 @reason_option
 def rollback(region: str, to: str | None, approved_by: str, reason: str) -> None:
     """Archive the newer production version(s) so an older one serves again."""
-    lc = lifecycle()
-    try:
-        with lc.exclusive() as recovered:
-            echo_recovered(recovered)
-            record = lc.rollback(region, approved_by, reason, to=to)
-    except KospriceError as exc:
-        raise fail(exc) from None
+    result = lifecycle().rollback(region, approved_by, reason, to=to)
+    echo_recovered(result.recovered)
+    record = result.record
     click.echo(f"rolled back {region} {record['from_version']} -> {record['to_version']}; "
                f"archived {', '.join(record['retired'])}; {RELOAD_HINT}")
 
@@ -101,14 +74,9 @@ def rollback(region: str, to: str | None, approved_by: str, reason: str) -> None
 @reason_option
 def retire(region: str, versions: tuple[str, ...], approved_by: str, reason: str) -> None:
     """Archive older production versions (e.g. after a scikit-learn upgrade); keep serving."""
-    lc = lifecycle()
-    try:
-        with lc.exclusive() as recovered:
-            echo_recovered(recovered)
-            record = lc.retire(region, list(versions), approved_by, reason)
-            problems = lc.problems(region)
-    except KospriceError as exc:
-        raise fail(exc) from None
+    result = lifecycle().retire(region, list(versions), approved_by, reason)
+    echo_recovered(result.recovered)
+    record, problems = result.record, result.problems
     click.echo(f"retired {region} {', '.join(record['retired'])} to the archive; "
                f"{record['to_version']} still serves")
     for problem in problems:

@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from kosprice.cli.common import fail, region_option, settings
-from kosprice.cli.lifecycle import echo_comparison, echo_recovered
-from kosprice.errors import KospriceError, LifecycleError
+from kosprice.cli.common import echo_comparison, echo_recovered, lifecycle, region_option
 from kosprice.ml import training
-from kosprice.ml.comparison import compare
-from kosprice.ml.lifecycle import Lifecycle, override_reason
-from kosprice.settings import Settings
-
-
-def refuse_inside_governed_dirs(root: Path, config: Settings) -> None:
-    """Candidates never go under models/ (startup would fail) or the archive."""
-    for name, governed in (("models", config.models_dir), ("archive", config.archive_dir)):
-        if root.resolve().is_relative_to(governed.resolve()):
-            raise LifecycleError(
-                f"candidates never go into the {name} directory ({governed}): write them to "
-                "the candidates directory and promote them with `kosprice promote`")
 
 
 def _progress():
@@ -52,30 +37,18 @@ def _progress():
 def train(region: str, data: Path, out: Path | None, estimator: str | None, seed: int,
           bump: str | None, reason: str | None) -> None:
     """Train a candidate for REGION from a CSV; its version follows the bump rules."""
-    config = settings()
-    root = out or config.candidates_dir
-    lc = Lifecycle.from_settings(config)
-    try:
-        refuse_inside_governed_dirs(root, config)
-        override_reason(bump, reason)  # before the slow part
-        result = training.train(region, data, estimator, seed, progress=_progress())
-        production = lc.baseline(region)
-        comparison = compare(region, result.model, result.metadata, result.holdout, production)
-        with lc.exclusive() as recovered:
-            echo_recovered(recovered)
-            target = lc.save_candidate(result, comparison, production.version, root, bump,
-                                       reason)
-    except KospriceError as exc:
-        raise fail(exc) from None
-    version = result.metadata["model_version"]
-    versioning = result.metadata["versioning"]
-    echo_comparison(replace(comparison, candidate=replace(comparison.candidate,
-                                                          version=str(version))))
-    m = result.metadata["metrics"]
-    click.echo(f"{region} {version} {result.metadata['model_type']}: R² {m['r2']:.4f}  "
+    candidate = lifecycle().train_candidate(
+        region, data, out=out, bump=bump, reason=reason, estimator_name=estimator, seed=seed,
+        progress=_progress())
+    echo_recovered(candidate.recovered)
+    metadata = candidate.metadata
+    version, versioning, m = (metadata["model_version"], metadata["versioning"],
+                              metadata["metrics"])
+    echo_comparison(candidate.comparison)
+    click.echo(f"{region} {version} {metadata['model_type']}: R² {m['r2']:.4f}  "
                f"MAE {m['mae']:,.0f}  RMSE {m['rmse']:,.0f}  MAPE {m['mape']:.2%}  "
                f"(bump: {versioning['bump']}{', override' if versioning['override'] else ''})")
-    click.echo(f"candidate written to {target}; review it with "
+    click.echo(f"candidate written to {candidate.folder}; review it with "
                f"`kosprice compare --region {region} --candidate {version}`")
 
 

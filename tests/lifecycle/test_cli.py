@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from kosprice.ml.lifecycle import Lifecycle
+from kosprice.ml.journal import Journal
 from kosprice.ml.registry import write_manifest
 from kosprice.ml.repository import load_or_fail, validate
 from tests.lifecycle.conftest import REGION, production_like, run_kosprice
@@ -71,8 +71,8 @@ def test_governed_path_as_real_processes(settings, tmp_path):
 
 def test_promote_and_rollback_recover_once(cli, tmp_path, monkeypatch):
     calls = []
-    recover = Lifecycle._recover
-    monkeypatch.setattr(Lifecycle, "_recover", lambda self: calls.append(1) or recover(self))
+    recover = Journal._recover
+    monkeypatch.setattr(Journal, "_recover", lambda self: calls.append(1) or recover(self))
     version = cli.train(production_like(tmp_path, shift=600_000))
     calls.clear()
     cli("promote", "--region", REGION, "--version", version, "--approved-by", "Ana",
@@ -80,6 +80,26 @@ def test_promote_and_rollback_recover_once(cli, tmp_path, monkeypatch):
     assert len(calls) == 1
     cli("rollback", "--region", REGION, "--approved-by", "Budi", "--reason", "regression")
     assert len(calls) == 2
+
+
+def test_actions_return_what_their_recovery_did_and_refusals_still_say_it(
+        cli, lifecycle, tmp_path):
+    version = cli.train(production_like(tmp_path, shift=600_000))
+    stale = lifecycle.production.region_dir(REGION) / ".v1.1.0.promote-0f3a"
+    said = f"removed {REGION}/{stale.name}, an unfinished promotion copy"
+
+    stale.mkdir()  # what a promotion killed before its journal leaves behind
+    refused = cli("rollback", "--region", REGION, "--approved-by", "Budi", "--reason", "r",
+                  ok=False)
+    assert refused.exit_code == 1 and not stale.exists()
+    assert refused.stderr.splitlines() == [
+        f"recovered: {said}",
+        f"Error: refusing to roll back {REGION}: v1.0.0 is its only version in production"]
+
+    stale.mkdir()
+    result = lifecycle.promote(REGION, version, approved_by="Ana", reason="lower MAE")
+    assert result.recovered == [said] and result.record["to_version"] == version
+    assert lifecycle.recover() == []
 
 
 def test_versions_marks_what_the_running_server_pinned(cli, settings, tmp_path):

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from kosprice.ml.lifecycle import PAUSE_ENV, PAUSE_MARKER
+from kosprice.ml.journal import PAUSE_ENV, PAUSE_MARKER
 from kosprice.ml.repository import validate
 from tests.factories import train_version
 from tests.lifecycle.conftest import REGION, make_reload, production_like, run_kosprice

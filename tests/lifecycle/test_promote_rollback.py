@@ -22,7 +22,7 @@ def promote(lifecycle, version, **kwargs):
 
 def test_promote_copies_only_the_model_and_records_it(cli, lifecycle, settings, tmp_path):
     version = cli.train(production_like(tmp_path, shift=600_000))
-    record = promote(lifecycle, version)
+    record = promote(lifecycle, version).record
 
     folder = settings.models_dir / REGION / version
     assert sorted(p.name for p in folder.iterdir()) == ["metadata.json", "model.pkl"]
@@ -59,7 +59,7 @@ def test_a_worse_candidate_needs_force(cli, lifecycle, tmp_path):
     assert lifecycle.production.versions(REGION)[-1].__str__() == "v1.0.0"
 
     record = lifecycle.promote(REGION, version, approved_by="Ana", force=True,
-                               reason="Ridge cannot follow the new pricing; accepted")
+                               reason="Ridge cannot follow the new pricing; accepted").record
     assert record["forced"] and record["verdict"] == "worse"
     assert lifecycle.history(REGION)[-1]["reason"].startswith("Ridge cannot")
 
@@ -95,7 +95,7 @@ def add_production_versions(settings, tmp_path, *versions):
 
 def test_rollback_archives_the_newer_version(lifecycle, settings, tmp_path):
     add_production_versions(settings, tmp_path, "v1.1.0")
-    record = lifecycle.rollback(REGION, approved_by="Budi", reason="complaints about prices")
+    record = lifecycle.rollback(REGION, approved_by="Budi", reason="complaints about prices").record
 
     assert [str(v) for v in lifecycle.production.versions(REGION)] == ["v1.0.0"]
     archived = settings.archive_dir / REGION / "v1.1.0"
@@ -108,7 +108,7 @@ def test_rollback_archives_the_newer_version(lifecycle, settings, tmp_path):
 
 def test_rollback_to_an_older_version_archives_every_newer_one(lifecycle, settings, tmp_path):
     add_production_versions(settings, tmp_path, "v1.1.0", "v2.0.0")
-    record = lifecycle.rollback(REGION, approved_by="Budi", reason="bad data", to="v1.0.0")
+    record = lifecycle.rollback(REGION, approved_by="Budi", reason="bad data", to="v1.0.0").record
     assert record["retired"] == ["v2.0.0", "v1.1.0"]
     assert [str(v) for v in lifecycle.archive.versions(REGION)] == ["v1.1.0", "v2.0.0"]
     assert str(lifecycle.production.serving_version(REGION)) == "v1.0.0"

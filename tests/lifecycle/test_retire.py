@@ -45,7 +45,7 @@ def upgrade(settings, version: str = "v1.0.0") -> None:
 def test_retire_archives_older_versions_and_records_it(lifecycle, settings, tmp_path):
     add_production_versions(settings, tmp_path, "v1.1.0", "v1.2.0")
     record = lifecycle.retire(REGION, ["v1.0.0", "v1.1.0"], approved_by="Ana",
-                              reason="no longer needed as rollback targets")
+                              reason="no longer needed as rollback targets").record
 
     assert production(lifecycle) == ["v1.2.0"] and archived(lifecycle) == ["v1.0.0", "v1.1.0"]
     for version in ("v1.0.0", "v1.1.0"):
@@ -120,7 +120,7 @@ def test_after_a_scikit_learn_upgrade_retire_makes_models_valid_again(cli, lifec
     assert [p.path.parent.name for p in problems] == ["v1.0.0"]  # still a rollback target
 
     record = lifecycle.retire(REGION, ["v1.0.0"], approved_by="Ana",
-                              reason="trained with the previous scikit-learn")
+                              reason="trained with the previous scikit-learn").record
     problems, models = validate(settings.models_dir)
     assert problems == [] and str(models[REGION].version) == version
     assert record["retired"] == ["v1.0.0"] and archived(lifecycle) == ["v1.0.0"]

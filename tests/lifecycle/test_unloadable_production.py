@@ -46,7 +46,7 @@ def test_compare_is_incomparable_and_promote_needs_force(upgraded, cli, lifecycl
     with pytest.raises(LifecycleError, match="not comparable with production.*--force"):
         lifecycle.promote(REGION, version, approved_by="Ana", reason="new scikit-learn")
     record = lifecycle.promote(REGION, version, approved_by="Ana", force=True,
-                               reason="new scikit-learn; v1.0.0 no longer loads")
+                               reason="new scikit-learn; v1.0.0 no longer loads").record
     assert record["forced"] and record["verdict"] == "incomparable"
     assert (record["from_version"], record["to_version"]) == ("v1.0.0", "v2.0.0")
     assert record["metrics"]["from"] is None
