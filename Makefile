@@ -48,8 +48,9 @@ test: install system-deps ## Run the whole test suite, then the end-to-end tests
 e2e: install system-deps ## End-to-end: a real Prometheus scrapes a real multi-worker Gunicorn
 	$(TEST_ENV) $(BIN)/pytest -m e2e tests/e2e
 
-lint: install ## Check style with ruff; the Dockerfile with hadolint
+lint: install ## Check style with ruff, the import layers (.importlinter), the Dockerfile with hadolint
 	$(BIN)/ruff check kosprice tests deploy benchmarks wsgi.py
+	$(BIN)/lint-imports
 	$(BIN)/hadolint deploy/Dockerfile
 
 # Several minutes: wrk rounds against four Gunicorn servers, then in-process stages.
