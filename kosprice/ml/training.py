@@ -188,6 +188,13 @@ def price_distribution(prices: pd.Series) -> dict[str, float]:
             "mean": float(prices.mean()), "std": float(prices.std())}
 
 
+def decile_bins(values: pd.Series) -> dict[str, list]:
+    """Bin numbers at their deciles (ties merged): numpy.histogram's edges and counts."""
+    edges = np.unique(values.quantile(np.linspace(0, 1, 11)).to_numpy())
+    counts, _ = np.histogram(values, bins=edges)
+    return {"edges": edges.tolist(), "counts": counts.tolist()}
+
+
 def reference_distributions(inputs: pd.DataFrame) -> dict[str, Any]:
     """Bin each training feature (deciles for numbers, counts per value otherwise).
 
@@ -197,9 +204,7 @@ def reference_distributions(inputs: pd.DataFrame) -> dict[str, Any]:
     for column in inputs.columns:
         values = inputs[column]
         if FEATURES[column].kind == "number" and values.nunique() > 10:
-            edges = np.unique(values.quantile(np.linspace(0, 1, 11)).to_numpy())
-            counts, _ = np.histogram(values, bins=edges)
-            reference[column] = {"edges": edges.tolist(), "counts": counts.tolist()}
+            reference[column] = decile_bins(values)
         else:
             counts = values.astype(str).value_counts().sort_index()
             reference[column] = {"values": counts.index.tolist(), "counts": counts.tolist()}
@@ -252,6 +257,10 @@ def train(region: str, data: Path, estimator_name: str | None = None, seed: int 
         "cleaning": cleaning,
         "price_distribution": price_distribution(y_train),
         "reference": reference_distributions(x_train),
+        # The served model's predictions on the rows the feature bins come from: live
+        # predictions drift from these when the listings do (the drift monitor's reference
+        # for the predicted price; actual training prices would differ without any drift).
+        "prediction_reference": decile_bins(pd.Series(model.predict(x_train))),
     }
     # clean() reset the index, so x_test's labels are rows of frame.
     holdout = frame.loc[x_test.index, [*INPUT_FEATURES, TARGET]].reset_index(drop=True)
