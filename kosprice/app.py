@@ -6,7 +6,7 @@ from flask import Flask
 
 from kosprice.api import access, context, errors, observation, openapi, prometheus, services, views
 from kosprice.ml.registry import ModelRegistry
-from kosprice.monitoring.metrics import Metrics
+from kosprice.monitoring.metrics import DriftCollector, Metrics
 from kosprice.monitoring.store import MonitorStore
 from kosprice.settings import Settings
 
@@ -23,7 +23,9 @@ def create_app(settings: Settings | None = None, *, registry: ModelRegistry | No
 
     metrics = Metrics(prometheus.init_app(app))
     metrics.record_serving(registry.serving_models())
-    services.init_app(app, services.Services.build(settings, registry, metrics, store))
+    app_services = services.Services.build(settings, registry, metrics, store)
+    services.init_app(app, app_services)
+    prometheus.collect_at_scrape(app, DriftCollector(app_services.drift_reports))
 
     context.init_app(app)
     access.init_app(app, settings)

@@ -189,6 +189,11 @@ class Settings:
                                "Predictions kept per region for the rolling monitors")
     anomaly_history: int = setting("ANOMALY_HISTORY", 50, _positive_int,
                                    "Most recent anomalies kept per region")
+    drift_window: int = setting("DRIFT_WINDOW", 2_000, _positive_int,
+                                "Latest predictions per region the drift monitor compares")
+    drift_min_sample: int = setting("DRIFT_MIN_SAMPLE", 500, _positive_int,
+                                    "Predictions of the serving version in the drift window "
+                                    "before PSI is reported (at most DRIFT_WINDOW)")
     store_timeout: float = setting("STORE_TIMEOUT", 0.1, _positive_float,
                                    "Seconds before a store call is abandoned (fail open)")
     store_retry_after: float = setting("STORE_RETRY_AFTER", 5.0, _positive_float,
@@ -221,6 +226,10 @@ class Settings:
         problems += [f"{name}: unknown setting (override)"
                      for name in sorted(set(overrides) - {f.name for f in fields(cls)})]
         problems += _redis_problems(values)
+        if (values.get("drift_min_sample", cls.drift_min_sample)
+                > values.get("drift_window", cls.drift_window)):
+            problems.append(f"{PREFIX}DRIFT_MIN_SAMPLE: must not exceed {PREFIX}DRIFT_WINDOW, "
+                            "or drift would never be reported")
         if problems:
             raise ConfigurationError("invalid settings: " + "; ".join(problems))
         # The audit trail lives beside the models it describes unless placed elsewhere.

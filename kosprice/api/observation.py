@@ -31,6 +31,8 @@ class PredictionState:
     model_latency: float | None = None
     """Seconds spent in the model call."""
     anomalies: tuple[str, ...] = ()
+    drift: str | None = None
+    """The listing's and the price's reference-bin slots (`DriftReference.encode`)."""
 
 
 def start_prediction(region: str) -> PredictionState:
@@ -54,7 +56,7 @@ def observe_prediction(response: Response) -> Response:
             region=state.region, request_id=current_request_id(), timestamp=time.time(),
             status=response.status_code, latency_ms=latency_ms,
             model_version=state.model_version, price=state.predicted_price,
-            anomalies=state.anomalies), state.model_latency)
+            anomalies=state.anomalies, drift=state.drift), state.model_latency)
     return response
 
 

@@ -13,6 +13,7 @@ from kosprice.api.observation import start_prediction
 from kosprice.api.openapi import OPS, PREDICTION, operation
 from kosprice.api.schemas import load_listing
 from kosprice.api.services import services
+from kosprice.features import derive
 from kosprice.ml import predictor
 
 bp = Blueprint("api", __name__)
@@ -76,6 +77,7 @@ def predict(region: str):
     state.model_latency = time.perf_counter() - called
     state.predicted_price = price
     state.anomalies = services().anomaly_rules(model).classify(price)
+    state.drift = services().drift_reference(model).encode(derive(listing, model.features), price)
     return jsonify(region=region, predicted_price=price, model_version=version,
                    request_id=current_request_id())
 
@@ -94,6 +96,11 @@ def prediction_monitor(region: str):
 def anomaly_monitor(region: str):
     model = services().registry.get(region)
     return jsonify(services().monitor.anomaly_report(region, services().anomaly_rules(model)))
+
+
+@bp.get("/drift-monitor/<region>")
+def drift_monitor(region: str):
+    return jsonify(services().drift_report(region))
 
 
 @bp.get("/latency-monitor")

@@ -17,8 +17,10 @@ def build_store(settings: Settings) -> MonitorStore:
         endpoint = RedisEndpoint(settings.redis_mode, settings.redis_url, settings.redis_nodes,
                                  settings.redis_master, settings.redis_password)
         return RedisStore(endpoint, settings.store_prefix, settings.window_size,
-                          settings.anomaly_history, settings.store_timeout)
+                          settings.anomaly_history, settings.store_timeout,
+                          drift_window=settings.drift_window)
     from kosprice.monitoring.sqlite_store import SqliteStore
 
     return SqliteStore(settings.state_dir / "monitor.sqlite3", settings.window_size,
-                       settings.anomaly_history, busy_timeout=settings.store_timeout)
+                       settings.anomaly_history, busy_timeout=settings.store_timeout,
+                       drift_window=settings.drift_window)

@@ -6,10 +6,14 @@ checks every name they use against a live scrape.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from kosprice.monitoring.drift import PREDICTED_PRICE
 
 # Fine enough for millisecond requests; the default buckets start at 5 ms.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.075,
@@ -61,3 +65,42 @@ class Metrics:
         for model in models:
             self.model_info.labels(model.region, str(model.version),
                                    model.metadata["model_type"]).set(1)
+
+
+class DriftCollector(Collector):
+    """`kosprice_drift_psi` and `kosprice_drift_window_predictions`, computed at scrape time.
+
+    The numbers live in the shared store, not in any worker: whichever worker answers the
+    scrape reads them (one store read per region), so there is nothing for the multiprocess
+    mode to add up or pick between. PSI is exported only once the minimum sample is reached.
+    """
+
+    def __init__(self, reports: Callable[[], Iterable[Mapping[str, Any]]]) -> None:
+        self.reports = reports
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (GaugeMetricFamily(
+                    "kosprice_drift_psi",
+                    "PSI of the drift window against the training reference bins, per feature "
+                    "(feature=predicted_price for the prediction)",
+                    labels=["region", "model_version", "feature"]),
+                GaugeMetricFamily(
+                    "kosprice_drift_window_predictions",
+                    "Predictions of the serving version in the drift window",
+                    labels=["region", "model_version"]))
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()  # without this, registering would read the store
+
+    def collect(self) -> Iterator[Metric]:
+        psi, sample = self._families()
+        for report in self.reports():
+            region, version = report["region"], report["model_version"]
+            sample.add_metric([region, version], report["window"]["predictions"])
+            entries = {**report["features"], PREDICTED_PRICE: report[PREDICTED_PRICE]}
+            for feature, entry in entries.items():
+                if entry["psi"] is not None:
+                    psi.add_metric([region, version, feature], entry["psi"])
+        yield psi
+        yield sample

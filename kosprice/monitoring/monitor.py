@@ -16,6 +16,7 @@ from typing import Any
 from kosprice.errors import StoreUnavailableError
 from kosprice.logging import get_logger
 from kosprice.monitoring.anomalies import KINDS, MIN_LIVE_WINDOW, AnomalyRules, Fences
+from kosprice.monitoring.drift import EPSILON, MODERATE, SIGNIFICANT, DriftReference
 from kosprice.monitoring.metrics import Metrics
 from kosprice.monitoring.stats import summarize
 from kosprice.monitoring.store import MonitorStore, Observation, RegionState
@@ -47,7 +48,8 @@ def _iso(timestamp: float | None) -> str | None:
 
 class Monitor:
     def __init__(self, store: MonitorStore, metrics: Metrics, retry_after: float,
-                 price_limits: Mapping[str, tuple[float, float]] | None = None) -> None:
+                 price_limits: Mapping[str, tuple[float, float]] | None = None,
+                 drift_min_sample: int = 500) -> None:
         self.store = store
         self.metrics = metrics
         self.retry_after = retry_after
@@ -56,6 +58,8 @@ class Monitor:
         self.breakers = {op: CircuitBreaker(retry_after) for op in ("record", "read")}
         self.price_limits = dict(price_limits or {})
         self._rules: dict[tuple[str, str], AnomalyRules] = {}
+        self.drift_min_sample = drift_min_sample
+        self._drift: dict[tuple[str, str], DriftReference] = {}
         self._last_warning = float("-inf")
         # Every worker reports whether the store answers from its start, not only once it
         # has recorded something (the gauge is the minimum over live workers).
@@ -68,6 +72,13 @@ class Monitor:
         if key not in self._rules:
             self._rules[key] = AnomalyRules.from_metadata(metadata, self.price_limits.get(region))
         return self._rules[key]
+
+    def drift_reference(self, region: str, version: str,
+                        metadata: Mapping[str, Any]) -> DriftReference:
+        key = (region, version)
+        if key not in self._drift:
+            self._drift[key] = DriftReference.from_metadata(metadata)
+        return self._drift[key]
 
     def observe(self, observation: Observation, model_latency: float | None = None) -> None:
         """Count a prediction request in Prometheus and in the shared store; never raise."""
@@ -109,10 +120,36 @@ class Monitor:
     def _read(self, region: str, *rings: str) -> RegionState:
         state = self._call("read", lambda: self.store.read(region, rings))
         if state is None:
-            raise StoreUnavailableError(
-                "The monitoring store is unavailable; predictions are still served.",
-                {"store": self.store.kind, "retry_after_s": self.retry_after})
+            raise self._unavailable()
         return state
+
+    def _unavailable(self) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            "The monitoring store is unavailable; predictions are still served.",
+            {"store": self.store.kind, "retry_after_s": self.retry_after})
+
+    def drift_report(self, region: str, version: str,
+                     reference: DriftReference) -> dict[str, Any]:
+        """PSI of the serving version's predictions in the drift window (one store read)."""
+        window = self._call("read", lambda: self.store.read_drift(region))
+        if window is None:
+            raise self._unavailable()
+        predictions = window.predictions.get(version, 0)
+        report = reference.report(predictions, window.counts.get(version, {}),
+                                  self.drift_min_sample)
+        return {
+            "region": region,
+            "model_version": version,
+            "status": report.pop("status"),
+            "window": {"predictions": predictions, "capacity": self.store.drift_window,
+                       "min_sample": self.drift_min_sample,
+                       "other_versions": {v: n for v, n in sorted(window.predictions.items())
+                                          if v != version}},
+            **report,
+            "thresholds": {"moderate": MODERATE, "significant": SIGNIFICANT,
+                           "empty_bin_share": EPSILON},
+            "store": self.store.kind,
+        }
 
     def prediction_report(self, region: str) -> dict[str, Any]:
         state = self._read(region, "window")

@@ -1,6 +1,8 @@
 """Redis implementation of the monitoring store: one server, a Redis Cluster, or Sentinel.
 
-Keys: `{prefix}:{{region}}:counters` (hash), `:window`, `:latency`, `:anomalies` (lists).
+Keys: `{prefix}:{{region}}:counters` (hash), `:window`, `:latency`, `:anomalies` (lists),
+`:drift` (hash: slot counts by model version) and `:drift_window` (list: the slots of the
+last `drift_window` predictions, so the one leaving the window can be taken off the counts).
 The `{region}` braces are a Redis Cluster hash tag: one region's keys share a slot, so the
 recording script may touch them all. Recording is one EVALSHA (one round trip, atomic) in
 every mode: redis-py's `RedisCluster` sends it to the slot's primary, Sentinel's client to
@@ -19,11 +21,30 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from kosprice.monitoring.store import RINGS, MonitorStore, Observation, RegionState
+from kosprice.monitoring.store import (
+    DRIFT_WINDOW,
+    RINGS,
+    DriftWindow,
+    MonitorStore,
+    Observation,
+    RegionState,
+)
 
 _RECORD = """
 local counters, window, latency, anomalies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local size, history = tonumber(ARGV[1]), tonumber(ARGV[2])
+local drift, drift_window = KEYS[5], KEYS[6]
+local size, history, drift_size = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[9])
+local function count_slots(entry, by)
+  local version, slots = string.match(entry, '^(.*)|([^|]*)$')
+  local fields, i = {version .. '|n'}, 0
+  for slot in string.gmatch(slots, '[^,]+') do
+    if slot ~= '-' then fields[#fields + 1] = version .. '|' .. i .. '|' .. slot end
+    i = i + 1
+  end
+  for _, field in ipairs(fields) do
+    if redis.call('HINCRBY', drift, field, by) <= 0 then redis.call('HDEL', drift, field) end
+  end
+end
 redis.call('HINCRBY', counters, 'requests', 1)
 if tonumber(ARGV[4]) >= 400 then redis.call('HINCRBY', counters, 'errors', 1) end
 redis.call('LPUSH', latency, ARGV[5] .. '|' .. ARGV[4])
@@ -34,9 +55,18 @@ if ARGV[6] ~= '' then
   redis.call('HSET', counters, 'last', ARGV[3])
   redis.call('LPUSH', window, ARGV[6] .. '|' .. ARGV[7])
   redis.call('LTRIM', window, 0, size - 1)
+  if ARGV[10] ~= '' then
+    local entry = ARGV[7] .. '|' .. ARGV[10]
+    local length = redis.call('LPUSH', drift_window, entry)
+    count_slots(entry, 1)
+    while length > drift_size do
+      count_slots(redis.call('RPOP', drift_window), -1)
+      length = length - 1
+    end
+  end
   if ARGV[8] ~= '' then
     redis.call('HINCRBY', counters, 'anomalous', 1)
-    for i = 9, #ARGV do redis.call('HINCRBY', counters, 'a:' .. ARGV[i], 1) end
+    for i = 11, #ARGV do redis.call('HINCRBY', counters, 'a:' .. ARGV[i], 1) end
     redis.call('LPUSH', anomalies, ARGV[8])
     redis.call('LTRIM', anomalies, 0, history - 1)
   end
@@ -81,8 +111,8 @@ class RedisStore(MonitorStore):
     kind = "redis"
 
     def __init__(self, endpoint: RedisEndpoint | str, prefix: str, window_size: int,
-                 anomaly_history: int, timeout: float) -> None:
-        super().__init__(window_size, anomaly_history)
+                 anomaly_history: int, timeout: float, drift_window: int = DRIFT_WINDOW) -> None:
+        super().__init__(window_size, anomaly_history, drift_window)
         if isinstance(endpoint, str):
             endpoint = RedisEndpoint(url=endpoint)
         self.endpoint, self.prefix, self.timeout = endpoint, prefix, timeout
@@ -102,14 +132,21 @@ class RedisStore(MonitorStore):
         base = f"{self.prefix}:{{{region}}}"
         return [f"{base}:counters", f"{base}:window", f"{base}:latency", f"{base}:anomalies"]
 
+    def drift_keys(self, region: str) -> list[str]:
+        """The drift counts and window, in the region's hash slot like the other keys."""
+        base = f"{self.prefix}:{{{region}}}"
+        return [f"{base}:drift", f"{base}:drift_window"]
+
     def record(self, observation: Observation) -> None:
         o = observation
         client = self.client
         args = [self.window_size, self.anomaly_history, repr(o.timestamp), o.status,
                 repr(round(o.latency_ms, 3)),
                 "" if o.price is None else repr(o.price), o.model_version or "",
-                o.anomaly_record() if o.anomalies else "", *o.anomalies]
-        self._script(keys=self.keys(o.region), args=args, client=client)
+                o.anomaly_record() if o.anomalies else "", self.drift_window,
+                o.drift or "", *o.anomalies]
+        self._script(keys=[*self.keys(o.region), *self.drift_keys(o.region)], args=args,
+                     client=client)
 
     def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
         counters_key, *ring_keys = self.keys(region)
@@ -124,6 +161,10 @@ class RedisStore(MonitorStore):
         return RegionState.parse(  # lists hold newest first: LPUSH
             {k.decode(): v.decode() for k, v in raw_counters.items()},
             raw.get("window", [])[::-1], raw.get("latency", [])[::-1], raw.get("anomalies", []))
+
+    def read_drift(self, region: str) -> DriftWindow:
+        counts = self.client.hgetall(self.drift_keys(region)[0])
+        return DriftWindow.parse({k.decode(): v.decode() for k, v in counts.items()})
 
     def ping(self) -> None:
         self.client.ping()

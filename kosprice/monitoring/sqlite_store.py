@@ -3,7 +3,9 @@
 Every Gunicorn worker of a host opens the same file, so they all report the same numbers
 without any server to run. The rings are fixed-size tables indexed by `sequence % size`, so a
 record is a handful of O(1) statements in one transaction and the file never grows past
-regions × (2 × window_size + anomaly_history) rows.
+regions × (2 × window_size + anomaly_history) rows. Drift keeps each region's last
+`drift_window` slot vectors (a table keyed by sequence, so a smaller window configured later
+simply evicts more) and their counts by model version.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ import threading
 from collections.abc import Collection
 from pathlib import Path
 
-from kosprice.monitoring.store import RINGS, MonitorStore, Observation, RegionState
+from kosprice.monitoring.store import (
+    DRIFT_WINDOW,
+    RINGS,
+    DriftWindow,
+    MonitorStore,
+    Observation,
+    RegionState,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (
@@ -24,6 +33,12 @@ CREATE TABLE IF NOT EXISTS ring (
     region TEXT NOT NULL, ring TEXT NOT NULL, slot INTEGER NOT NULL,
     seq INTEGER NOT NULL, payload TEXT NOT NULL,
     PRIMARY KEY (region, ring, slot)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS drift_window (
+    region TEXT NOT NULL, seq INTEGER NOT NULL, version TEXT NOT NULL, slots TEXT NOT NULL,
+    PRIMARY KEY (region, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS drift (
+    region TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,
+    PRIMARY KEY (region, name)) WITHOUT ROWID;
 """
 _INCREMENT = """
 INSERT INTO counters (region, name, value) VALUES (?, ?, ?)
@@ -34,6 +49,10 @@ _SET = """
 INSERT INTO counters (region, name, value) VALUES (?, ?, ?)
 ON CONFLICT (region, name) DO UPDATE SET value = excluded.value
 """
+_COUNT_SLOT = """
+INSERT INTO drift (region, name, value) VALUES (?, ?, ?)
+ON CONFLICT (region, name) DO UPDATE SET value = value + excluded.value
+"""
 _PUT = "INSERT OR REPLACE INTO ring (region, ring, slot, seq, payload) VALUES (?, ?, ?, ?, ?)"
 
 
@@ -41,8 +60,8 @@ class SqliteStore(MonitorStore):
     kind = "sqlite"
 
     def __init__(self, path: Path, window_size: int, anomaly_history: int,
-                 busy_timeout: float = 5.0) -> None:
-        super().__init__(window_size, anomaly_history)
+                 busy_timeout: float = 5.0, drift_window: int = DRIFT_WINDOW) -> None:
+        super().__init__(window_size, anomaly_history, drift_window)
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self._local = threading.local()
@@ -85,6 +104,8 @@ class SqliteStore(MonitorStore):
                 db.execute(_SET, (o.region, "last", o.timestamp))
                 self._put(o.region, "window", count, self.window_size,
                           f"{o.price!r}|{o.model_version}")
+                if o.drift:
+                    self._record_drift(o.region, o.model_version, o.drift)
                 if o.anomalies:
                     anomalous = self._increment(o.region, "anomalous")
                     for kind in o.anomalies:
@@ -95,6 +116,28 @@ class SqliteStore(MonitorStore):
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def _count_slots(self, region: str, version: str, slots: str, by: int) -> None:
+        names = [f"{version}|n"] + [f"{version}|{i}|{slot}" for i, slot
+                                    in enumerate(slots.split(",")) if slot != "-"]
+        self.db.executemany(_COUNT_SLOT, [(region, name, by) for name in names])
+
+    def _record_drift(self, region: str, version: str, slots: str) -> None:
+        """Count a prediction's slots; take off those of the predictions leaving the window."""
+        db, seq = self.db, self._increment(region, "drift_seq")
+        db.execute("INSERT INTO drift_window VALUES (?, ?, ?, ?)", (region, seq, version, slots))
+        self._count_slots(region, version, slots, 1)
+        leaving = db.execute("DELETE FROM drift_window WHERE region = ? AND seq <= ? "
+                             "RETURNING version, slots",
+                             (region, seq - self.drift_window)).fetchall()
+        for old_version, old_slots in leaving:
+            self._count_slots(region, old_version, old_slots, -1)
+        if leaving:
+            db.execute("DELETE FROM drift WHERE region = ? AND value <= 0", (region,))
+
+    def read_drift(self, region: str) -> DriftWindow:
+        rows = self.db.execute("SELECT name, value FROM drift WHERE region = ?", (region,))
+        return DriftWindow.parse(dict(rows.fetchall()))
 
     def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
         db = self.db

@@ -32,6 +32,8 @@ class Observation:
     price: float | None = None
     anomalies: tuple[str, ...] = ()
     """Kinds of anomaly this prediction shows (empty when normal)."""
+    drift: str | None = None
+    """The prediction's reference-bin slots, comma-separated (`DriftReference.encode`)."""
 
     def anomaly_record(self) -> str:
         return json.dumps({"request_id": self.request_id, "value": self.price,
@@ -86,12 +88,44 @@ class RegionState:
         )
 
 
-class MonitorStore(abc.ABC):
-    """Atomic recording in one round trip; consistent reads for every worker."""
+@dataclass
+class DriftWindow:
+    """Per model version: how many of the region's last `drift_window` predictions it made,
+    and how many of those fell in each reference-bin slot {(bin index, slot): count}."""
 
-    def __init__(self, window_size: int, anomaly_history: int) -> None:
+    predictions: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, dict[tuple[int, int], int]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, fields: dict[str, Any]) -> DriftWindow:
+        """Build from a store's counters `version|n` and `version|bin index|slot`."""
+        window = cls()
+        for name, value in fields.items():
+            version, _, rest = name.partition("|")
+            if rest == "n":
+                window.predictions[version] = int(value)
+            elif int(value):
+                index, slot = rest.split("|")
+                window.counts.setdefault(version, {})[(int(index), int(slot))] = int(value)
+        return window
+
+
+DRIFT_WINDOW = 2_000
+
+
+class MonitorStore(abc.ABC):
+    """Atomic recording in one round trip; consistent reads for every worker.
+
+    Drift is counted over a sliding window of each region's last `drift_window` predictions
+    (their slot vectors kept in a ring): recording one adds its slots to the counts and takes
+    off those of the prediction leaving the window, in the same atomic step.
+    """
+
+    def __init__(self, window_size: int, anomaly_history: int,
+                 drift_window: int = DRIFT_WINDOW) -> None:
         self.window_size = window_size
         self.anomaly_history = anomaly_history
+        self.drift_window = drift_window
 
     @abc.abstractmethod
     def record(self, observation: Observation) -> None:
@@ -103,6 +137,10 @@ class MonitorStore(abc.ABC):
 
         Rings not asked for read as empty: a report fetches only what it shows.
         """
+
+    @abc.abstractmethod
+    def read_drift(self, region: str) -> DriftWindow:
+        """Return the region's drift counts by model version; raise on any store failure."""
 
     @abc.abstractmethod
     def ping(self) -> None:
