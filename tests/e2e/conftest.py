@@ -17,10 +17,12 @@ def e2e_tmp(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def kosprice(pristine_models, e2e_tmp):
-    """Three Gunicorn workers on the shipped settings (embedded monitoring store)."""
+    """Three Gunicorn workers on the shipped settings (embedded monitoring store), except
+    that drift is reported from 20 predictions, so the test traffic makes it appear."""
     tmp = e2e_tmp / "healthy"
     tmp.mkdir()
-    with gunicorn(tmp, {"KOSPRICE_MODELS_DIR": str(pristine_models)}, workers=3) as server:
+    with gunicorn(tmp, {"KOSPRICE_MODELS_DIR": str(pristine_models),
+                        "KOSPRICE_DRIFT_MIN_SAMPLE": "20"}, workers=3) as server:
         yield server
 
 

@@ -82,6 +82,20 @@ def test_dashboard_p95_latency_query_returns_a_number(traffic, prometheus):
     assert 0 < seconds < 5
 
 
+def test_prometheus_sees_the_drift_monitors_psi_whichever_worker_answers(traffic, kosprice,
+                                                                        prometheus):
+    """The gauge is computed at scrape time from the shared store: every worker agrees."""
+    report = requests.get(f"{kosprice.url}/drift-monitor/yogyakarta", timeout=10).json()
+    assert report["window"]["predictions"] == traffic / len(REGIONS)
+    psi = report["features"]["jarak_ke_bca"]["psi"]
+    assert psi > 0.25  # every prediction sent the same listing
+    expr = 'kosprice_drift_psi{region="yogyakarta", feature="jarak_ke_bca"}'
+    wait_until(lambda: prometheus.query(expr) and scalar(prometheus.query(expr)) == psi,
+               timeout=30, what=f"{expr} == {psi}")
+    time.sleep(2.5)  # more scrapes, possibly answered by other workers: the same value
+    assert scalar(prometheus.query(expr)) == psi
+
+
 def test_every_dashboard_query_is_accepted_by_prometheus(traffic, prometheus):
     answered = {key: prometheus.query(grafana_to_promql(expr))  # raises on a PromQL error
                 for key, expr in dashboard_queries().items()}
@@ -120,4 +134,4 @@ def test_every_metric_the_dashboard_and_alerts_use_exists_in_a_live_scrape(
                for where, names in used.items() if names - exposed - SYNTHETIC}
     assert missing == {}
     assert {"kosprice_anomalies_total", "kosprice_monitor_store_errors_total",
-            "kosprice_monitor_store_up", "kosprice_model_info"} <= exposed
+            "kosprice_monitor_store_up", "kosprice_model_info", "kosprice_drift_psi"} <= exposed
