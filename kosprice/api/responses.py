@@ -96,6 +96,32 @@ class AnomalyMonitor(Schema):
     store = fields.String(required=True)
 
 
+class DriftMonitor(Schema):
+    region = fields.String(required=True, metadata={"example": "yogyakarta"})
+    model_version = fields.String(required=True, metadata={
+        "description": "The serving version whose predictions are compared with its own "
+                       "training bins", "example": "v1.0.0"})
+    status = fields.String(required=True, metadata={
+        "description": "The worst feature status: stable (PSI < 0.1), moderate (0.1-0.25), "
+                       "significant (> 0.25); or insufficient data, or no reference",
+        "example": "stable"})
+    window = fields.Dict(required=True, metadata={
+        "description": "predictions of the serving version in the window, its capacity, the "
+                       "minimum sample for PSI, other versions' predictions still in it"})
+    message = fields.String(required=True, allow_none=True, metadata={
+        "example": "120 predictions in the window; PSI is reported from 500"})
+    features = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True, metadata={
+        "description": "Per feature: psi (null below the minimum sample), status, and each "
+                       "bin's reference and live share; numbers also count the live values "
+                       "outside the training range"})
+    predicted_price = fields.Dict(required=True, metadata={
+        "description": "The same for the predicted price, against the model's predictions "
+                       "on its training rows"})
+    thresholds = fields.Dict(required=True, metadata={
+        "example": {"moderate": 0.1, "significant": 0.25, "empty_bin_share": 0.0001}})
+    store = fields.String(required=True, metadata={"example": "redis"})
+
+
 class LatencyMonitor(Schema):
     unit = fields.String(required=True, metadata={"example": "ms"})
     window_capacity = fields.Integer(required=True)

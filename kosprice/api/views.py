@@ -99,6 +99,8 @@ def anomaly_monitor(region: str):
 
 
 @bp.get("/drift-monitor/<region>")
+@operation("PSI of recent predictions against the serving model's training bins",
+           responses.DriftMonitor, access=OPS, tag="monitors", errors=(503,))
 def drift_monitor(region: str):
     return jsonify(services().drift_report(region))
 

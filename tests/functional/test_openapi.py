@@ -95,6 +95,7 @@ def test_the_documented_example_predicts_and_the_answer_conforms(client, spec):
     ("/models/yogyakarta", "ModelDescription"),
     ("/prediction-monitor/yogyakarta", "PredictionMonitor"),
     ("/anomaly-monitor/yogyakarta", "AnomalyMonitor"), ("/latency-monitor", "LatencyMonitor"),
+    ("/drift-monitor/yogyakarta", "DriftMonitor"),
 ])
 def test_every_json_answer_conforms_to_its_schema(client, spec, path, component):
     client.post("/predict/yogyakarta", json=EXAMPLE_LISTING)

@@ -9,7 +9,8 @@ from tests.functional.test_errors import assert_error
 
 TOKEN = "ops-token-0123456789abcdef"
 OPS_PATHS = ["/models", "/models/yogyakarta", "/prediction-monitor/yogyakarta",
-             "/anomaly-monitor/yogyakarta", "/latency-monitor", "/metrics"]
+             "/anomaly-monitor/yogyakarta", "/drift-monitor/yogyakarta", "/latency-monitor",
+             "/metrics"]
 OPEN_PATHS = ["/health", "/ready", "/openapi.json", "/docs/"]
 
 
