@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from kosprice.errors import ConfigurationError
+from kosprice.gunicorn_http import install as install_http_answers
 from kosprice.settings import Settings
 
 try:
@@ -50,6 +51,10 @@ max_requests = 0  # workers live long: models load once per process
 preload_app = False
 
 logger_class = "kosprice.gunicorn_logging.GunicornLogger"
+
+# Requests Gunicorn refuses before the app sees them get the JSON error envelope too, and no
+# response names the server software (`Server: kosprice`). Workers inherit this at fork.
+install_http_answers()
 accesslog = "-"
 errorlog = "-"
 loglevel = settings.log_level.lower()

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from flask import Flask
 
-from kosprice.api import access, context, errors, observation, openapi, prometheus, services, views
+from kosprice.api import (
+    access,
+    context,
+    errors,
+    hardening,
+    observation,
+    openapi,
+    prometheus,
+    services,
+    views,
+)
 from kosprice.ml.registry import ModelRegistry
 from kosprice.monitoring.metrics import DriftCollector, Metrics
 from kosprice.monitoring.store import MonitorStore
@@ -29,6 +39,7 @@ def create_app(settings: Settings | None = None, *, registry: ModelRegistry | No
 
     context.init_app(app)
     access.init_app(app, settings)
+    hardening.init_app(app)
     errors.init_app(app)
     observation.init_app(app)
     app.register_blueprint(views.bp)

@@ -58,9 +58,36 @@ def _kosprice_error(exc: KospriceError) -> Response:
     return error_response(exc.status, exc.code, exc.message, exc.details)
 
 
+MAX_FIELDS = 20
+"""Most fields named in a 422: a body of 1,500 unknown keys must not echo 1,500 keys."""
+MAX_NAME = 64
+MAX_MESSAGES = 5
+
+
+def capped_fields(messages: dict) -> tuple[dict, int]:
+    """The first MAX_FIELDS fields, names and message lists cut short; how many were left out."""
+    fields = {}
+    for name, problems in list(messages.items())[:MAX_FIELDS]:
+        name = str(name)
+        if len(name) > MAX_NAME:
+            name = name[:MAX_NAME] + "…"
+        if isinstance(problems, list):
+            problems = [str(p)[:200] for p in problems[:MAX_MESSAGES]]
+        elif isinstance(problems, dict):  # nested schemas: not ours today, keep it bounded
+            problems = capped_fields(problems)[0]
+        else:
+            problems = str(problems)[:200]
+        fields[name] = problems
+    return fields, max(0, len(messages) - MAX_FIELDS)
+
+
 def _validation_error(exc: marshmallow.ValidationError) -> Response:
-    details = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-    return error_response(422, "validation_error", "The listing is invalid.", {"fields": details})
+    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    fields, left_out = capped_fields(messages)
+    details: dict = {"fields": fields}
+    if left_out:
+        details["truncated"] = left_out
+    return error_response(422, "validation_error", "The listing is invalid.", details)
 
 
 def _unexpected(exc: Exception) -> Response:

@@ -37,7 +37,8 @@ class PredictionState:
 
 def start_prediction(region: str) -> PredictionState:
     """Begin this request's prediction record; the after-request hook finishes it."""
-    g.prediction = state = PredictionState(region)
+    # The region comes from the URL: an unknown one is logged cut short, like any client text.
+    g.prediction = state = PredictionState(region[:64])
     return state
 
 

@@ -27,6 +27,8 @@ def json_body() -> object:
         return request.get_json()
     except BadRequest:  # Flask's message quotes the parser's error: keep it server-side
         raise BadRequest("The request body is not a valid JSON document.") from None
+    except RecursionError:  # a few KB of `[[[[...` nest deeper than the parser can go
+        raise BadRequest("The request body nests too deeply.") from None
 
 
 @bp.get("/health")

@@ -101,7 +101,8 @@ class ModelRegistry:
             return self._models[region]
         except KeyError:
             raise UnknownRegionError(
-                f"unknown region {region!r}", {"regions": self.regions}) from None
+                # The name comes from a URL: quote a bounded part of it, never all of it.
+                f"unknown region {region[:64]!r}", {"regions": self.regions}) from None
 
     def serving_models(self) -> list[LoadedModel]:
         """The loaded model of every region, in region order."""
