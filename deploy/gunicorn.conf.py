@@ -80,8 +80,9 @@ def wipe_metrics_dir(metrics_dir: Path) -> None:
 
 
 # Workers load exactly the versions the master validated last (at start, then at each HUP),
-# so a worker respawned while models/ is being changed serves what its siblings serve.
-SERVING_MANIFEST = Path(settings.state_dir, "serving.json")
+# so a worker respawned while models/ is being changed serves what its siblings serve. The
+# path is the one `kosprice versions` reads (KOSPRICE_SERVING_MANIFEST when set).
+SERVING_MANIFEST = settings.serving_manifest_path
 os.environ["KOSPRICE_SERVING_MANIFEST"] = str(SERVING_MANIFEST)
 
 

@@ -1,8 +1,8 @@
 """One typed settings object, read from `KOSPRICE_*` environment variables.
 
 Every setting is declared once in `Settings` below, with its variable, default and meaning;
-`.env.example` and the README's table list the same fields. An invalid value stops startup
-with a message naming the variable.
+`.env.example` and the README's table list the same fields (tests/unit/test_settings.py
+checks both). An invalid value stops startup with a message naming the variable.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from kosprice.errors import ConfigurationError
 from kosprice.features import REGIONS
 
 PREFIX = "KOSPRICE_"
+SERVING_MANIFEST_FILE = "serving.json"
+"""The serving manifest's name in the state directory, unless KOSPRICE_SERVING_MANIFEST."""
 
 
 def _positive_int(raw: str) -> int:
@@ -163,7 +165,8 @@ class Settings:
                               "(default: audit.jsonl in the models directory)")
     serving_manifest: Path | None = setting(
         "SERVING_MANIFEST", None, _optional_path,
-        "Load exactly the versions pinned here; the Gunicorn master writes it after validating")
+        "Load exactly the versions pinned here; the Gunicorn master writes it after validating "
+        "(under Gunicorn, default: serving.json in the state directory)")
     log_dir: Path = setting("LOG_DIR", Path("logs"), _path,
                             "Directory for kosprice.log and error.log")
     log_level: str = setting("LOG_LEVEL", "INFO", _log_level, "Minimum level logged")
@@ -238,12 +241,26 @@ class Settings:
         return cls(**values)
 
     @property
+    def serving_manifest_path(self) -> Path:
+        """Where the Gunicorn master pins the versions it validated, and `kosprice versions`
+        reads them: KOSPRICE_SERVING_MANIFEST, else serving.json in the state directory."""
+        return self.serving_manifest or Path(self.state_dir, SERVING_MANIFEST_FILE)
+
+    @property
     def uses_redis(self) -> bool:
         """Whether monitoring goes to Redis (else the embedded SQLite store)."""
         return self.redis_mode != "single" or self.redis_url is not None
 
     @classmethod
     def documentation(cls) -> list[tuple[str, str, str]]:
-        """Return (variable, default, meaning) for every setting."""
-        return [(f.metadata["env"], str(f.metadata["default"]), f.metadata["doc"])
+        """Return (variable, default as the variable's text, meaning) for every setting.
+
+        An empty default means unset; `.env.example` lists exactly these rows.
+        """
+        return [(f.metadata["env"], _as_variable(f.metadata["default"]), f.metadata["doc"])
                 for f in fields(cls)]
+
+
+def _as_variable(default: Any) -> str:
+    """A default written as the variable's value: empty for none (None, {}, ())."""
+    return "" if default is None or default in ({}, ()) else str(default)

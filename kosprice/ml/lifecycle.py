@@ -23,12 +23,13 @@ from kosprice.ml.artifact import read_metadata, save_version
 from kosprice.ml.audit import read_audit
 from kosprice.ml.comparison import HOLDOUT_FILE, Baseline, Comparison, compare, read_holdout
 from kosprice.ml.journal import Journal, folder_names
-from kosprice.ml.registry import MANIFEST_FILE, read_manifest
+from kosprice.ml.registry import read_manifest
 from kosprice.ml.report import REPORT_DIR, write_report
 from kosprice.ml.repository import LoadedModel, ModelRepository, Problem, check_version
 from kosprice.ml.training import TrainingResult
 from kosprice.ml.versioning import choose_version, override_reason, used_versions
 from kosprice.ml.versions import Bump, Version
+from kosprice.settings import Settings
 
 
 def utc_now() -> str:
@@ -101,10 +102,9 @@ class Lifecycle:
         self.journal = Journal(self.production, self.archive, self.audit_log)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Lifecycle:
+    def from_settings(cls, settings: Settings) -> Lifecycle:
         return cls(settings.models_dir, settings.candidates_dir, settings.archive_dir,
-                   settings.audit_log,
-                   settings.serving_manifest or Path(settings.state_dir, MANIFEST_FILE))
+                   settings.audit_log, settings.serving_manifest_path)
 
     @property
     def models_dir(self) -> Path:

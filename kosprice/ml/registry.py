@@ -21,9 +21,6 @@ from kosprice.ml.repository import (
 )
 from kosprice.ml.versions import Version
 
-MANIFEST_FILE = "serving.json"
-"""The serving manifest's name in the state directory (unless KOSPRICE_SERVING_MANIFEST)."""
-
 
 def write_manifest(path: Path, models: Mapping[str, LoadedModel]) -> None:
     """Pin the validated serving versions (atomically: readers see the old or the new file)."""

@@ -1,4 +1,4 @@
-"""deploy/gunicorn.conf.py: the worker count follows the CPUs the process may use."""
+"""deploy/gunicorn.conf.py: workers follow the CPUs the process may use; one manifest path."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import runpy
 
 import pytest
 
+from kosprice.ml.lifecycle import Lifecycle
+from kosprice.settings import Settings
 from tests.promql import ROOT
 
 CONF = str(ROOT / "deploy" / "gunicorn.conf.py")
@@ -49,3 +51,15 @@ def test_cpu_count_when_there_is_no_affinity_api(load_conf, monkeypatch):
 def test_the_setting_overrides_the_cpu_count(load_conf, monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4})
     assert load_conf(KOSPRICE_WORKERS="3")["workers"] == 3
+
+
+@pytest.mark.parametrize("configured", [None, "pins/serving-manifest.json"])
+def test_the_master_pins_where_kosprice_versions_reads(load_conf, tmp_path, configured):
+    env = {} if configured is None else {"KOSPRICE_SERVING_MANIFEST": str(tmp_path / configured)}
+    conf = load_conf(**env)
+    expected = tmp_path / (configured or "state/serving.json")
+    assert conf["SERVING_MANIFEST"] == expected
+    # The workers and the CLI read the same variable the file leaves behind.
+    settings = Settings.from_env()
+    assert settings.serving_manifest == expected
+    assert Lifecycle.from_settings(settings).serving_manifest == expected

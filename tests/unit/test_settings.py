@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+import itertools
+import re
 from pathlib import Path
 
 import pytest
 
 from kosprice.errors import ConfigurationError
 from kosprice.settings import PREFIX, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_from_an_empty_environment():
@@ -121,10 +124,40 @@ def test_invalid_price_limits_name_the_problem(raw, reason):
     assert reason in caught.value.message
 
 
-def test_documentation_lists_every_setting_with_its_variable():
-    rows = Settings.documentation()
-    assert [variable for variable, _, _ in rows] == [f.metadata["env"] for f in fields(Settings)]
-    assert all(variable.startswith(PREFIX) and meaning for variable, _, meaning in rows)
+@pytest.mark.parametrize(("variable", "default", "meaning"), Settings.documentation(),
+                         ids=lambda value: value if value.startswith(PREFIX) else "")
+def test_each_documented_default_is_the_real_default(variable, default, meaning):
+    """Setting a variable to its documented default changes nothing: the docs tell the truth."""
+    assert meaning
+    assert Settings.from_env({variable: default}) == Settings.from_env({})
+
+
+def documented_in(path: Path) -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) of `.env.example`: `# meaning` above `# VARIABLE=default`."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows = []
+    for above, line in itertools.pairwise(lines):
+        if match := re.fullmatch(r"# (KOSPRICE_\w+)=(.*)", line):
+            rows.append((match[1], match[2], above.removeprefix("# ")))
+    return rows
+
+
+def test_env_example_lists_every_setting_as_documented():
+    assert documented_in(ROOT / ".env.example") == Settings.documentation()
+
+
+def test_the_readme_table_lists_every_setting_in_order():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `(KOSPRICE_\w+)` \|", text, flags=re.MULTILINE)
+    assert listed == [variable for variable, _, _ in Settings.documentation()]
+
+
+def test_the_serving_manifest_is_in_the_state_directory_unless_configured():
+    assert Settings.from_env({"KOSPRICE_STATE_DIR": "/run/k"}).serving_manifest_path == Path(
+        "/run/k/serving.json")
+    configured = Settings.from_env({"KOSPRICE_STATE_DIR": "/run/k",
+                                    "KOSPRICE_SERVING_MANIFEST": "/etc/k/pins.json"})
+    assert configured.serving_manifest_path == Path("/etc/k/pins.json")
 
 
 def test_redis_cluster_and_sentinel_settings():
