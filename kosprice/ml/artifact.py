@@ -17,16 +17,13 @@ MODEL_FILE = "model.pkl"
 METADATA_FILE = "metadata.json"
 REQUIRED_METADATA = (
     "region", "model_version", "model_type", "params", "metrics", "features", "trained_at",
-    "sklearn_version", "python_version", "model_sha256", "training_data", "mlflow_run_id",
+    "sklearn_version", "python_version", "model_sha256", "training_data",
 )
 
 
-def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+def sha256_file(path: Path) -> str:
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def read_metadata(version_dir: Path) -> dict[str, Any]:

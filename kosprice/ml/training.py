@@ -251,7 +251,6 @@ def train(region: str, data: Path, estimator_name: str | None = None, seed: int 
         "model_sha256": None,
         "training_data": {"file": Path(data).name, "sha256": data_sha256,
                           "rows": int(cleaning["rows_in"])},
-        "mlflow_run_id": None,
         "evaluation": {"test_size": TEST_SIZE, "seed": seed, "stratify": "price quintile",
                        "train_rows": len(x_train), "test_rows": len(x_test)},
         "cleaning": cleaning,
