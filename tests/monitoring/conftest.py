@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import sqlite3
 import uuid
 
 import pytest
 import redis
 from pytest_redis import factories
+from redis.exceptions import RedisClusterException
 
 from kosprice.monitoring.redis_store import RedisEndpoint, RedisStore
 from kosprice.monitoring.sqlite_store import SqliteStore
@@ -76,6 +79,32 @@ def make_store(kind: str, request, tmp_path, window_size: int = 100, anomaly_his
                           anomaly_history, timeout=1.0)
     return SqliteStore(tmp_path / "monitor.sqlite3", window_size, anomaly_history)
 
+
+def free_port() -> int:
+    """A local TCP port nothing listens on (the OS just handed it out and it was closed)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def make_down_store(kind: str, tmp_path):
+    """A store of this kind that cannot answer: no server at its address, or a SQLite file
+    that is no longer a database."""
+    dead = ("127.0.0.1", free_port())
+    endpoint = {"redis": RedisEndpoint(url=f"redis://{dead[0]}:{dead[1]}/0"),
+                "redis-cluster": RedisEndpoint("cluster", nodes=(dead,)),
+                "redis-sentinel": RedisEndpoint("sentinel", nodes=(dead,), master="kosprice")}
+    if kind in endpoint:
+        return RedisStore(endpoint[kind], "kosprice-test-down", 10, 5, timeout=1.0)
+    store = SqliteStore(tmp_path / "monitor.sqlite3", 10, 5)
+    for leftover in tmp_path.glob("monitor.sqlite3*"):
+        leftover.unlink()
+    (tmp_path / "monitor.sqlite3").write_bytes(b"not a database " * 512)
+    return store
+
+
+STORE_ERRORS = (redis.RedisError, RedisClusterException, sqlite3.Error)
+"""What a store that cannot answer raises (the monitor degrades on any exception)."""
 
 REDIS_KINDS = ("redis", "redis-cluster", "redis-sentinel")
 

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from kosprice.monitoring.store import Observation, RegionState
-from tests.monitoring.conftest import REDIS_KINDS, make_store
+from tests.monitoring.conftest import REDIS_KINDS, STORE_ERRORS, make_down_store, make_store
 
 
 def observation(i: int = 0, region: str = "yogyakarta", status: int = 200,
@@ -125,8 +125,12 @@ def test_concurrent_processes_lose_nothing(store):
     assert len(state.window) == 5
 
 
-def test_ping(store):
+def test_ping_answers_while_the_store_is_up_and_raises_once_it_is_down(store, store_kind,
+                                                                        tmp_path):
     store.ping()
+    down = make_down_store(store_kind, tmp_path / "down")
+    with pytest.raises(STORE_ERRORS):
+        down.ping()
 
 
 @pytest.mark.redis
