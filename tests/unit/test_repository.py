@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import shutil
 from pathlib import Path
 
@@ -52,26 +53,91 @@ def test_valid_models_have_no_problems_and_serve_every_region(models_dir):
 
 # --- one test per failure kind ----------------------------------------------------------
 
+def edit(**changes):
+    """Change the metadata of yogyakarta's v1.0.0."""
+    return lambda models_dir: edit_metadata(version_dir(models_dir), **changes)
+
+
+def add_feature(name: str):
+    def change(models_dir: Path) -> None:
+        features = json.loads((version_dir(models_dir) / METADATA_FILE).read_text())["features"]
+        edit_metadata(version_dir(models_dir), features=[*features, name])
+    return change
+
+
+def write(relative: str, text: str):
+    return lambda models_dir: (models_dir / relative).write_text(text)
+
+
+def remove(relative: str):
+    def change(models_dir: Path) -> None:
+        path = models_dir / relative
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return change
+
+
+def copy_into(relative: str):
+    return lambda models_dir: shutil.copytree(version_dir(models_dir), models_dir / relative)
+
+
+def exactly(reason: str) -> str:
+    return re.escape(reason)
+
+
+V1 = f"{REGION}/v1.0.0"
+
+
+@pytest.mark.parametrize(("damage", "where", "reason"), [
+    pytest.param(lambda m: copy_version(m, REGION, "v1.1.0", fix_metadata=False),
+                 f"{REGION}/v1.1.0/{METADATA_FILE}",
+                 exactly("model_version 'v1.0.0' does not match the folder 'v1.1.0'"),
+                 id="model_version differs from the folder"),
+    pytest.param(edit(region="jakarta_pusat"), f"{V1}/{METADATA_FILE}",
+                 exactly("region 'jakarta_pusat' does not match the folder 'yogyakarta'"),
+                 id="region differs from the region folder"),
+    pytest.param(edit(model_type="RandomForestRegressor"), f"{V1}/{MODEL_FILE}",
+                 exactly("model is a Ridge, metadata says 'RandomForestRegressor'"),
+                 id="model_type differs from the estimator"),
+    pytest.param(add_feature("is_kolam_renang"), f"{V1}/{METADATA_FILE}",
+                 exactly("feature(s) not in the catalogue: is_kolam_renang"),
+                 id="feature outside the catalogue"),
+    pytest.param(edit(sklearn_version="0.24.2"), f"{V1}/{METADATA_FILE}",
+                 r"trained with scikit-learn 0\.24\.2.*cross-version loading is unsupported.*",
+                 id="scikit-learn version differs from the running one"),
+    pytest.param(remove(f"{V1}/{MODEL_FILE}"), f"{V1}/{MODEL_FILE}", "missing",
+                 id="model file missing"),
+    pytest.param(remove(f"{V1}/{METADATA_FILE}"), f"{V1}/{METADATA_FILE}", "missing",
+                 id="metadata file missing"),
+    pytest.param(write(f"{V1}/{METADATA_FILE}", '{"region": "yogyakarta",'),
+                 f"{V1}/{METADATA_FILE}", "not valid JSON.*", id="metadata not valid JSON"),
+    pytest.param(write(f"{V1}/{METADATA_FILE}", '["yogyakarta"]'), f"{V1}/{METADATA_FILE}",
+                 exactly("must hold a JSON object"), id="metadata not a JSON object"),
+    pytest.param(edit(model_sha256=..., trained_at=...), f"{V1}/{METADATA_FILE}",
+                 exactly("missing key(s): trained_at, model_sha256"),
+                 id="metadata keys missing"),
+    pytest.param(copy_into("bali/v1.0.0"), "bali",
+                 exactly("unknown region (expected one of jakarta_pusat") + ".*",
+                 id="unknown region folder"),
+    pytest.param(remove(V1), REGION, exactly("no version folders"),
+                 id="region with no version"),
+    pytest.param(remove(REGION), REGION, exactly("no model for this region"),
+                 id="region folder missing"),
+    pytest.param(write(f"{REGION}/notes.txt", "trained on Tuesday"), f"{REGION}/notes.txt",
+                 ".*unexpected file.*", id="a stray file among version folders"),
+])
+def test_each_failure_kind_is_one_problem_naming_its_path(models_dir, damage, where, reason):
+    damage(models_dir)
+    problem = only_problem(models_dir)
+    assert problem.path == models_dir / where
+    assert re.fullmatch(reason, problem.reason), problem.reason
+
+
 @pytest.mark.parametrize("name", ["v1.0", "1.0.0", "v01.0.0", "v1.0.0-rc1", "latest"])
 def test_invalid_version_folder_name(models_dir, name):
     copy_version(models_dir, REGION, name, fix_metadata=False)
     problem = only_problem(models_dir)
     assert problem.path == models_dir / REGION / name
     assert "not a version of the form vMAJOR.MINOR.PATCH" in problem.reason
-
-
-def test_model_version_differs_from_the_folder(models_dir):
-    folder = copy_version(models_dir, REGION, "v1.1.0", fix_metadata=False)
-    problem = only_problem(models_dir)
-    assert problem.path == folder / METADATA_FILE
-    assert problem.reason == "model_version 'v1.0.0' does not match the folder 'v1.1.0'"
-
-
-def test_metadata_region_differs_from_the_region_folder(models_dir):
-    edit_metadata(version_dir(models_dir), region="jakarta_pusat")
-    problem = only_problem(models_dir)
-    assert problem.path == version_dir(models_dir) / METADATA_FILE
-    assert problem.reason == "region 'jakarta_pusat' does not match the folder 'yogyakarta'"
 
 
 def test_sha256_mismatch_is_refused_before_unpickling(models_dir, tmp_path):
@@ -89,13 +155,6 @@ def test_sha256_mismatch_is_refused_before_unpickling(models_dir, tmp_path):
     assert not marker.exists()
 
 
-def test_model_type_differs_from_the_estimator(models_dir):
-    edit_metadata(version_dir(models_dir), model_type="RandomForestRegressor")
-    problem = only_problem(models_dir)
-    assert problem.path == version_dir(models_dir) / MODEL_FILE
-    assert problem.reason == "model is a Ridge, metadata says 'RandomForestRegressor'"
-
-
 def test_features_differ_from_the_model_feature_names(models_dir):
     features = json.loads((version_dir(models_dir) / METADATA_FILE).read_text())["features"]
     swapped = [features[1], features[0], *features[2:]]
@@ -105,82 +164,11 @@ def test_features_differ_from_the_model_feature_names(models_dir):
     assert f"model expects features {features}, metadata lists {swapped}" == problem.reason
 
 
-def test_feature_outside_the_catalogue(models_dir):
-    features = json.loads((version_dir(models_dir) / METADATA_FILE).read_text())["features"]
-    edit_metadata(version_dir(models_dir), features=[*features, "is_kolam_renang"])
-    problem = only_problem(models_dir)
-    assert problem.path == version_dir(models_dir) / METADATA_FILE
-    assert problem.reason == "feature(s) not in the catalogue: is_kolam_renang"
-
-
 @pytest.mark.parametrize("features", [[], "luas_kamar", [1, 2], [["luas_kamar"]], None])
 def test_features_must_be_a_list_of_names(models_dir, features):
     edit_metadata(version_dir(models_dir), features=features)
     problem = only_problem(models_dir)
     assert problem.reason == "features must be a non-empty list of feature names"
-
-
-def test_scikit_learn_version_differs_from_the_running_one(models_dir):
-    edit_metadata(version_dir(models_dir), sklearn_version="0.24.2")
-    problem = only_problem(models_dir)
-    assert problem.path == version_dir(models_dir) / METADATA_FILE
-    assert "trained with scikit-learn 0.24.2" in problem.reason
-    assert "cross-version loading is unsupported" in problem.reason
-
-
-@pytest.mark.parametrize("name", [MODEL_FILE, METADATA_FILE])
-def test_missing_artifact_file(models_dir, name):
-    (version_dir(models_dir) / name).unlink()
-    problem = only_problem(models_dir)
-    assert problem.path == version_dir(models_dir) / name
-    assert problem.reason == "missing"
-
-
-def test_metadata_is_not_valid_json(models_dir):
-    (version_dir(models_dir) / METADATA_FILE).write_text('{"region": "yogyakarta",')
-    problem = only_problem(models_dir)
-    assert problem.path == version_dir(models_dir) / METADATA_FILE
-    assert problem.reason.startswith("not valid JSON")
-
-
-def test_metadata_is_not_a_json_object(models_dir):
-    (version_dir(models_dir) / METADATA_FILE).write_text('["yogyakarta"]')
-    assert only_problem(models_dir).reason == "must hold a JSON object"
-
-
-def test_metadata_keys_missing(models_dir):
-    edit_metadata(version_dir(models_dir), model_sha256=..., trained_at=...)
-    problem = only_problem(models_dir)
-    assert problem.path == version_dir(models_dir) / METADATA_FILE
-    assert problem.reason == "missing key(s): trained_at, model_sha256"
-
-
-def test_unknown_region_folder(models_dir):
-    shutil.copytree(version_dir(models_dir), models_dir / "bali" / "v1.0.0")
-    problem = only_problem(models_dir)
-    assert problem.path == models_dir / "bali"
-    assert problem.reason.startswith("unknown region (expected one of jakarta_pusat")
-
-
-def test_region_with_no_version(models_dir):
-    shutil.rmtree(version_dir(models_dir))
-    problem = only_problem(models_dir)
-    assert problem.path == models_dir / REGION
-    assert problem.reason == "no version folders"
-
-
-def test_region_folder_missing(models_dir):
-    shutil.rmtree(models_dir / REGION)
-    problem = only_problem(models_dir)
-    assert problem.path == models_dir / REGION
-    assert problem.reason == "no model for this region"
-
-
-def test_a_stray_file_among_version_folders(models_dir):
-    (models_dir / REGION / "notes.txt").write_text("trained on Tuesday")
-    problem = only_problem(models_dir)
-    assert problem.path == models_dir / REGION / "notes.txt"
-    assert "unexpected file" in problem.reason
 
 
 def test_models_directory_missing(tmp_path):
