@@ -38,9 +38,9 @@ from kosprice.monitoring.store import Observation
 from kosprice.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-LISTING = {"luas_kamar": 12.0, "jarak_ke_bca": 1.5, "tipe_kos": "putri", "is_km_dalam": 1,
-           "is_water_heater": 0, "is_furnished": 1, "is_listrik_free": 0, "is_parkir_mobil": 0,
-           "is_mesin_cuci": 1}
+sys.path.insert(0, str(ROOT))
+
+from tests.factories import LISTING  # noqa: E402  (the listing the tests post: one copy)
 
 
 def serve(tmp: Path, redis_url: str, prefix: str) -> tuple[subprocess.Popen, str]:

@@ -24,10 +24,8 @@ from kosprice.ml import predictor
 from kosprice.ml.registry import ModelRegistry
 from kosprice.monitoring.store import Observation
 from kosprice.settings import Settings
+from tests.factories import LISTING  # the listing the tests post: one copy
 
-LISTING = {"luas_kamar": 12.0, "jarak_ke_bca": 1.5, "tipe_kos": "putri", "is_km_dalam": 1,
-           "is_water_heater": 0, "is_furnished": 1, "is_listrik_free": 0, "is_parkir_mobil": 0,
-           "is_mesin_cuci": 1}
 BATCH = 1000
 
 
