@@ -59,7 +59,7 @@ _SEVERITY = {STABLE_STATUS: 0, MODERATE_STATUS: 1, SIGNIFICANT_STATUS: 2}
 def _as_number(value: object) -> float | None:
     try:
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return number if math.isfinite(number) else None
 

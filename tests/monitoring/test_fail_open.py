@@ -51,7 +51,7 @@ def count(client) -> int | None:
 
 def assert_unavailable(client) -> None:
     for path in ("/prediction-monitor/yogyakarta", "/anomaly-monitor/yogyakarta",
-                 "/latency-monitor"):
+                 "/drift-monitor/yogyakarta", "/latency-monitor"):
         response = client.get(path)
         assert response.status_code == 503
         assert response.json["error"]["code"] == "monitor_store_unavailable"
