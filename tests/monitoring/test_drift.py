@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import redis
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -25,11 +26,12 @@ from kosprice.monitoring.store import Observation
 from kosprice.settings import Settings
 from tests.factories import synthetic_rows, train_version, write_csv
 from tests.monitoring.conftest import make_store
+from tests.servers import RedisServer, require_binary
 
 REGION = "yogyakarta"
 SHIFTED = "jarak_ke_bca"
-LIVE = 300
-"""Predictions per HTTP test: enough for the noise of unshifted features to stay near 0.05."""
+LIVE = 500
+"""Predictions per HTTP test (the default minimum sample): noise of unshifted features ~0.03."""
 WINDOW = 1_000
 """The drift window when recording directly (cheap): noise near 0.01."""
 
@@ -114,3 +116,33 @@ def test_a_drift_that_ends_stops_being_flagged(kind, drift_models, tmp_path, req
     assert_only_the_shifted_feature_drifts(send(listings(WINDOW, seed=5, shift_km=6.0)))
     assert_all_stable(send(listings(WINDOW, seed=6)))
 
+
+
+@pytest.mark.redis
+def test_a_prediction_is_still_one_round_trip(drift_models, tmp_path):
+    """Redis' MONITOR on a server of the test's own sees every command the app sends, and
+    tells those a script ran (client "lua") apart."""
+    require_binary("redis-server", "redis-server")
+    server = RedisServer(tmp_path).start()
+    try:
+        settings = Settings.from_env({}, models_dir=drift_models, log_dir=tmp_path / "logs",
+                                     redis_url=server.url)
+        client = create_app(settings).test_client()
+        sent = listings(10, seed=7)
+        client.post(f"/predict/{REGION}", json=sent[0])  # loads the script once
+        other = redis.Redis.from_url(server.url)
+        other.ping()  # connected before MONITOR starts: its handshake is not counted
+        with redis.Redis.from_url(server.url).monitor() as monitor:
+            for listing in sent:
+                assert client.post(f"/predict/{REGION}", json=listing).status_code == 200
+            other.echo("end of predictions")
+            seen = []
+            while not (seen and seen[-1]["command"].startswith("ECHO")):
+                seen.append(monitor.next_command())  # blocks: the marker is on its way
+        sent_by_clients = [c["command"].split()[0] for c in seen[:-1]
+                           if c["client_type"] != "lua"]
+        assert sent_by_clients == ["EVALSHA"] * len(sent)
+        drift = other.hgetall(f"kosprice:{{{REGION}}}:drift")
+        assert int(drift[b"v1.0.0|n"]) == len(sent) + 1
+    finally:
+        server.stop()
