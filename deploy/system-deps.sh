@@ -9,6 +9,7 @@
 #   redis-server    the monitoring store tests start their own when none listens on 6379
 #   prometheus      promtool checks the alert rules; the e2e tests scrape a live server with it
 #   docker-compose  parses docker-compose.yml offline (`config -q`); no engine is needed
+#   chromium        the browser tests drive it headless with Playwright (never a downloaded one)
 #   wrk             the benchmark's smoke test drives a short round with it
 #   haproxy         the load balancer in front of two kosprice hosts (tests/e2e/test_two_hosts.py)
 # tests/deploy/test_k8s.py also renders the manifests with `kustomize build` or `kubectl
@@ -55,6 +56,7 @@ test_deps() {
     command -v redis-server >/dev/null || missing+=(redis-server)
     command -v promtool >/dev/null && command -v prometheus >/dev/null || missing+=(prometheus)
     command -v docker-compose >/dev/null || missing+=(docker-compose)
+    command -v chromium >/dev/null || missing+=(chromium)
     command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
     command -v wrk >/dev/null || missing+=(wrk)
     [ ${#missing[@]} -eq 0 ] && return 0

@@ -144,6 +144,16 @@ def _optional_secret(raw: str) -> str | None:
     return raw
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    """Parse comma-separated origins such as `https://app.example.com,http://localhost:3000`."""
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        scheme, _, host = origin.partition("://")
+        if scheme not in ("http", "https") or not host or "/" in host:
+            raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+    return origins
+
+
 def setting(env: str, default: Any, parse: Callable[[str], Any], doc: str,
             secret: bool = False) -> Any:
     metadata = {"env": PREFIX + env, "parse": parse, "doc": doc, "default": default}
@@ -207,6 +217,9 @@ class Settings:
         "OPS_TOKEN", None, _optional_secret,
         "When set (16+ characters): /models*, the monitors and /metrics require "
         "`Authorization: Bearer <token>`", secret=True)
+    cors_origins: tuple = setting(
+        "CORS_ORIGINS", (), _origins,
+        "Comma-separated origins whose web pages may call the API (CORS); none by default")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
