@@ -28,7 +28,7 @@ $(VENV)/.installed: requirements-dev.lock setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-system-deps: ## Install the Debian packages the tests use (redis-server, prometheus, docker-compose, haproxy)
+system-deps: ## Install the Debian packages the tests use (redis-server, prometheus, docker-compose, haproxy, stress-ng)
 	@bash deploy/system-deps.sh test
 
 # Only the served app writes multiprocess metric files; tests build their apps with a

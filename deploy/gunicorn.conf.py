@@ -104,6 +104,19 @@ def validate_and_pin(server) -> int:
     return 0
 
 
+def prepare_monitor_store(server) -> None:
+    """Create the embedded store's database once, before any worker exists (no Redis I/O:
+    its clients are made after the fork). Monitoring fails open: on a failure the workers
+    create it themselves, one at a time, and serve predictions meanwhile."""
+    from kosprice.monitoring import build_store
+
+    try:
+        build_store(settings).prepare()
+    except Exception as exc:  # noqa: BLE001 - never stop serving for the monitoring store
+        server.log.warning("monitor store not prepared; workers will retry",
+                           extra={"error": f"{type(exc).__name__}: {exc}"})
+
+
 def on_starting(server):
     """Start clean metrics, validate every model version; refuse to start on a problem."""
     wipe_metrics_dir(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
@@ -111,6 +124,7 @@ def on_starting(server):
     if problems:
         server.log.critical("not starting: %d model integrity problem(s)", problems)
         sys.exit(1)
+    prepare_monitor_store(server)
 
 
 def on_reload(server):

@@ -11,6 +11,7 @@
 #   docker-compose  parses docker-compose.yml offline (`config -q`); no engine is needed
 #   chromium        the browser tests drive it headless with Playwright (never a downloaded one)
 #   wrk             the benchmark's smoke test drives a short round with it
+#   stress-ng       a CPU hog: tests and drills that must hold on a loaded machine load it
 #   haproxy         the load balancer in front of two kosprice hosts (tests/e2e/test_two_hosts.py)
 # tests/deploy/test_k8s.py also renders the manifests with `kustomize build` or `kubectl
 # kustomize`: kubectl comes with the machine image (Google's package); Debian's own
@@ -59,6 +60,7 @@ test_deps() {
     command -v chromium >/dev/null || missing+=(chromium)
     command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
     command -v wrk >/dev/null || missing+=(wrk)
+    command -v stress-ng >/dev/null || missing+=(stress-ng)
     [ ${#missing[@]} -eq 0 ] && return 0
     if can_apt_get; then
         apt_install "${missing[@]}"

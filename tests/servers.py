@@ -148,6 +148,18 @@ def require_binary(name: str, package: str) -> str:
     pytest.skip(message)
 
 
+@contextmanager
+def cpu_hog(cpus: int = 1):
+    """Keep `cpus` cores busy (stress-ng) so that a test sees a loaded machine's scheduling."""
+    binary = require_binary("stress-ng", "stress-ng")
+    process = subprocess.Popen([binary, "--cpu", str(cpus), "--quiet"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield process
+    finally:
+        terminate(process, timeout=10)
+
+
 class Prometheus:
     """A real Prometheus scraping `targets` every second, evaluating `rule_files`."""
 

@@ -6,14 +6,21 @@ record is a handful of O(1) statements in one transaction and the file never gro
 regions × (2 × window_size + anomaly_history) rows. Drift keeps each region's last
 `drift_window` slot vectors (a table keyed by sequence, so a smaller window configured later
 simply evicts more) and their counts by model version.
+
+The file is created (WAL mode, tables) once per host by `migrate()`: Gunicorn's master calls
+it before forking, and each process calls it again, under a lock file, before its first
+statement, so workers starting together never race to create it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Collection
+import time
+from collections.abc import Collection, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from kosprice.monitoring.store import (
@@ -56,22 +63,68 @@ ON CONFLICT (region, name) DO UPDATE SET value = value + excluded.value
 _PUT = "INSERT OR REPLACE INTO ring (region, ring, slot, seq, payload) VALUES (?, ?, ?, ?, ?)"
 
 
+MIGRATION_TIMEOUT = 10.0
+"""Seconds a process waits for another one that is creating the database."""
+
+
+@contextmanager
+def exclusive_lock(path: Path, timeout: float) -> Iterator[None]:
+    """Hold an exclusive flock on `path` (created if missing); TimeoutError after `timeout`."""
+    with open(path, "a") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"{path} stayed locked for {timeout} s") from None
+                time.sleep(0.005)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class SqliteStore(MonitorStore):
     kind = "sqlite"
 
     def __init__(self, path: Path, window_size: int, anomaly_history: int,
                  busy_timeout: float = 5.0, drift_window: int = DRIFT_WINDOW) -> None:
+        """No I/O here: the file is created lazily, so a failure is a store error (fail
+        open) and never stops a worker from booting."""
         super().__init__(window_size, anomaly_history, drift_window)
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self._local = threading.local()
+        self._migrated_in: int | None = None  # the pid that last ran migrate()
+
+    def migrate(self, timeout: float = MIGRATION_TIMEOUT) -> None:
+        """Create the database in WAL mode with its tables, one process at a time.
+
+        Switching a new file to WAL needs an exclusive lock, and SQLite answers "database is
+        locked" at once, without waiting for its busy timeout, when waiting could deadlock:
+        processes creating the file together must take turns on a lock file instead.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        with exclusive_lock(self.path.with_name(self.path.name + ".lock"), timeout), \
+                closing(sqlite3.connect(self.path, timeout=timeout,
+                                        isolation_level=None)) as db:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if mode != "wal":
+                    raise sqlite3.OperationalError(f"{self.path}: cannot use WAL ({mode})")
             db.executescript(_SCHEMA)
+        self._migrated_in = os.getpid()
+
+    def prepare(self) -> None:
+        self.migrate()
 
     def _connect(self) -> sqlite3.Connection:
+        if self._migrated_in != os.getpid():
+            self.migrate()
+        # WAL mode is a property of the file, set by migrate(); synchronous is per connection.
         db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         return db
 

@@ -138,6 +138,13 @@ class MonitorStore(abc.ABC):
         Rings not asked for read as empty: a report fetches only what it shows.
         """
 
+    def prepare(self) -> None:
+        """Create what the store needs, once, before workers start (Gunicorn's master).
+
+        Nothing by default: a Redis client must be made after the fork, in each worker.
+        """
+        return None
+
     @abc.abstractmethod
     def read_drift(self, region: str) -> DriftWindow:
         """Return the region's drift counts by model version; raise on any store failure."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import runpy
+import sqlite3
 
 import pytest
 
@@ -63,3 +65,30 @@ def test_the_master_pins_where_kosprice_versions_reads(load_conf, tmp_path, conf
     settings = Settings.from_env()
     assert settings.serving_manifest == expected
     assert Lifecycle.from_settings(settings).serving_manifest == expected
+
+
+class Master:
+    """What the hooks use of Gunicorn's arbiter: its logger."""
+
+    def __init__(self) -> None:
+        self.log = logging.getLogger("test.gunicorn.master")
+
+
+def test_the_master_creates_the_embedded_store_before_forking(load_conf, tmp_path, caplog):
+    conf = load_conf()
+    conf["prepare_monitor_store"](Master())
+    db = sqlite3.connect(tmp_path / "state" / "monitor.sqlite3")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert not caplog.records
+
+
+def test_the_master_does_no_redis_io_and_a_store_problem_does_not_stop_it(load_conf, tmp_path,
+                                                                            caplog):
+    conf = load_conf(KOSPRICE_REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens there
+    conf["prepare_monitor_store"](Master())
+    assert not caplog.records and not (tmp_path / "state" / "monitor.sqlite3").exists()
+
+    (tmp_path / "state" / "monitor.sqlite3").mkdir(parents=True)  # cannot be opened
+    conf = load_conf(KOSPRICE_REDIS_URL="")
+    conf["prepare_monitor_store"](Master())  # logs, does not raise: monitoring fails open
+    assert "monitor store not prepared" in caplog.text
