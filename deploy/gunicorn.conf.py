@@ -135,6 +135,11 @@ def on_reload(server):
                          "serving the versions validated before", problems)
 
 
+def post_worker_init(worker):
+    """Runs in a worker once the app (models included) is loaded: say that it serves now."""
+    worker.log.info("worker ready")
+
+
 def child_exit(server, worker):
     """Runs in the master: drop the dead worker's live gauges (model info, store up)."""
     from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics

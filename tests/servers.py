@@ -12,6 +12,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +51,7 @@ class Gunicorn:
     """A real `gunicorn -c deploy/gunicorn.conf.py wsgi:app` on a free port."""
 
     def __init__(self, tmp: Path, env: dict[str, str], workers: int = 2) -> None:
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / f"gunicorn-{self.port}.out"
@@ -68,16 +70,47 @@ class Gunicorn:
             [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         if wait:
-            wait_until(self.ready, timeout=60, what=f"gunicorn on {self.url}")
+            wait_until(self.ready, timeout=90, what=f"gunicorn on {self.url}")
         return self
 
     def ready(self) -> bool:
+        """Every worker has loaded the app, and /ready answers 200.
+
+        Waiting for /ready alone is not enough: the first worker to boot answers it while
+        the others may still be loading their models.
+        """
         if self.process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.output()}")
+        if len(self.booted_workers()) < self.workers:
+            return False
         try:
-            return requests.get(self.url + "/ready", timeout=1).status_code == 200
+            return requests.get(self.url + "/ready", timeout=5).status_code == 200
         except (requests.ConnectionError, requests.Timeout):  # not listening, or still booting
             return False
+
+    def worker_pids(self) -> list[int]:
+        """The master's live worker processes."""
+        try:
+            return [child.pid for child in psutil.Process(self.process.pid).children()]
+        except psutil.NoSuchProcess:
+            return []
+
+    def booted_workers(self) -> list[int]:
+        """Live workers that have loaded the app (the "worker ready" line of each)."""
+        booted = {record.get("pid") for record in self.records()
+                  if record.get("event") == "worker ready"}
+        return [pid for pid in self.worker_pids() if pid in booted]
+
+    def records(self) -> list[dict]:
+        """The JSON lines Gunicorn and the app wrote so far."""
+        records = []
+        for line in self.output().splitlines():
+            if line.startswith("{"):
+                try:
+                    records.append(json.loads(line))
+                except ValueError:  # a line being written right now
+                    continue
+        return records
 
     def output(self) -> str:
         self._log.flush()
