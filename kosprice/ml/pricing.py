@@ -1,0 +1,121 @@
+"""From a model's raw price to what a client is told: a rounded price, an interval,
+warnings about inputs and prices outside the training data, and a fair-price verdict.
+
+Kept apart from the model call (`predictor.predict`) on purpose: it needs only the raw
+price, the listing and the model's metadata, so the single and batch paths share it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kosprice.features import FEATURES
+from kosprice.ml.intervals import DEFAULT_LEVEL, interval, level_key
+
+PRICE_UNIT = 1_000
+"""Prices are rounded to Rp 1,000: the models' errors are hundreds of thousands."""
+
+
+def round_price(value: float, how=round) -> int:
+    return int(how(value / PRICE_UNIT) * PRICE_UNIT)
+
+
+@dataclass(frozen=True)
+class PricedPrediction:
+    predicted_price: int
+    price_range: dict[str, Any] | None
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    verdict: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        body = {"predicted_price": self.predicted_price, "price_range": self.price_range,
+                "warnings": self.warnings}
+        if self.verdict is not None:
+            body["verdict"] = self.verdict
+        return body
+
+
+def training_ranges(inputs: Any) -> dict[str, dict[str, Any]]:
+    """Per model feature, what the training rows held: [min, max] or the values seen."""
+    ranges = {}
+    for column in inputs.columns:
+        values = inputs[column]
+        if FEATURES[column].kind == "category":
+            ranges[column] = {"values": sorted(str(v) for v in values.unique())}
+        else:
+            ranges[column] = {"min": float(values.min()), "max": float(values.max())}
+    return ranges
+
+
+def input_warnings(row: Mapping[str, Any], ranges: Mapping[str, Mapping[str, Any]],
+                   ) -> list[dict[str, Any]]:
+    """One warning per model input outside what the model was trained on."""
+    found = []
+    for feature, seen in ranges.items():
+        if feature not in row:
+            continue
+        value = row[feature]
+        if "values" in seen:
+            if str(value) not in seen["values"]:
+                found.append({"code": "outside_training_range", "feature": feature,
+                              "value": value, "training_values": list(seen["values"])})
+        elif not seen["min"] <= value <= seen["max"]:
+            found.append({"code": "outside_training_range", "feature": feature,
+                          "value": value, "training_range": [seen["min"], seen["max"]]})
+    return found
+
+
+def bounded_price(raw: float, prices: Mapping[str, float] | None,
+                  ) -> tuple[float, list[dict[str, Any]]]:
+    """Keep a price inside the training prices [min, max]; say so when it had to move.
+
+    Models chosen by the search cannot predict <= 0 (log target or a forest), but an
+    older version (a rollback target) can: it is never served as is.
+    """
+    if prices is None:
+        low, high = float(PRICE_UNIT), math.inf
+    else:
+        low, high = float(prices["min"]), float(prices["max"])
+    if not math.isfinite(raw) or raw < low:
+        bound = low
+    elif raw > high:
+        bound = high
+    else:
+        return raw, []
+    return bound, [{"code": "price_clamped", "raw_price": raw if math.isfinite(raw) else None,
+                    "bound": bound, "message": "the model's price lay outside the training "
+                                               "prices and was moved to the nearest one"}]
+
+
+def verdict(offered: float, price: float, low: float, high: float) -> dict[str, Any]:
+    """Judge an offered rent against the interval; the difference is from the prediction."""
+    label = "underpriced" if offered < low else "overpriced" if offered > high else "fair"
+    return {"label": label, "harga_tawaran": offered,
+            "difference_pct": round((offered - price) / price * 100, 1)}
+
+
+def price_listing(raw: float, row: Mapping[str, Any], metadata: Mapping[str, Any],
+                  level: float = DEFAULT_LEVEL, offered: float | None = None,
+                  ) -> PricedPrediction:
+    """Describe one prediction: `row` holds the model's inputs (derived ones included)."""
+    price, warnings = bounded_price(raw, metadata.get("price_distribution"))
+    warnings = input_warnings(row, metadata.get("training_ranges") or {}) + warnings
+    bounds = (metadata.get("intervals") or {}).get("bounds", {}).get(level_key(level))
+    price_range = judged = None
+    if bounds is None:
+        warnings.append({"code": "interval_unavailable",
+                         "message": f"model {metadata.get('model_version')} has no calibrated "
+                                    f"interval at level {level:g}"})
+    else:
+        low, high = interval(price, bounds)
+        price_range = {"low": round_price(low, math.floor), "high": round_price(high, math.ceil),
+                       "level": level}
+        if offered is not None:
+            judged = verdict(offered, price, low, high)
+    if offered is not None and judged is None:
+        judged = {"label": None, "harga_tawaran": offered,
+                  "difference_pct": round((offered - price) / price * 100, 1)}
+    return PricedPrediction(round_price(price), price_range, warnings, judged)
