@@ -52,7 +52,7 @@ def write_csv(path: Path, rows: list[dict], columns=CSV_COLUMNS) -> Path:
 def train_version(root: Path, region: str, data: Path, version: str = "v1.0.0",
                   estimator: str = "ridge", seed: int = 42) -> Path:
     """Train a model and write it as `root/region/version` exactly like the CLI does."""
-    result = training.train(region, data, estimator, seed)
+    result = training.train(region, data, estimator, seed, repeats=1)
     result.metadata["model_version"] = version
     return save_version(ModelRepository(root).version_dir(region, version),
                         result.model, result.metadata)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from kosprice.cli.common import echo_comparison, echo_recovered, lifecycle, region_option
-from kosprice.ml import training
+from kosprice.ml import search, training
 
 
 def _progress():
@@ -28,8 +28,9 @@ def _progress():
               help="Root to write {region}/vX.Y.Z/ under, for experiments (default: the "
                    "candidates directory, where compare and promote look); never inside the "
                    "models or archive directory.")
-@click.option("--model", "estimator", type=click.Choice(sorted(training.ESTIMATORS)),
-              help="Estimator (default: the region's default).")
+@click.option("--model", "estimator", type=click.Choice(sorted(search.CANDIDATES)),
+              help="Cross-validate and fit only this candidate (default: search the grid "
+                   "and keep the lowest CV MAE).")
 @click.option("--seed", type=int, default=training.SEED, show_default=True)
 @click.option("--bump", type=click.Choice(["major", "minor", "patch"]),
               help="Override the computed version bump (needs --reason); patch declares a fix.")
@@ -48,6 +49,10 @@ def train(region: str, data: Path, out: Path | None, estimator: str | None, seed
     click.echo(f"{region} {version} {metadata['model_type']}: R² {m['r2']:.4f}  "
                f"MAE {m['mae']:,.0f}  RMSE {m['rmse']:,.0f}  MAPE {m['mape']:.2%}  "
                f"(bump: {versioning['bump']}{', override' if versioning['override'] else ''})")
+    cv = metadata["model_search"]
+    click.echo(f"chosen by {cv['repeats']} x {cv['folds']}-fold CV on the training rows: "
+               f"{cv['chosen']}, CV MAE {cv['cv_mae_mean']:,.0f} ± {cv['cv_mae_sd']:,.0f} "
+               f"(search {cv['seconds']:.0f}s)")
     click.echo(f"candidate written to {candidate.folder}; review it with "
                f"`kosprice compare --region {region} --candidate {version}`")
 

@@ -84,6 +84,12 @@ def evaluate(estimator: Any, metadata: dict[str, Any], holdout: pd.DataFrame,
                       score(holdout[TARGET].astype(float), predictions), predictions)
 
 
+def model_kind(metadata: dict[str, Any]) -> str:
+    """The model type with its price target: a change of either is a MAJOR bump."""
+    target = metadata.get("target_transform")
+    return metadata["model_type"] + (f" on {target} price" if target else "")
+
+
 @dataclass(frozen=True)
 class Baseline:
     """Production's serving version of a region, and its model when it passes validation."""
@@ -110,7 +116,7 @@ def compare(region: str, estimator: Any, metadata: dict[str, Any], holdout: pd.D
             f"{production.version}: declare the bump with --bump (major after a scikit-learn "
             "upgrade) and --reason, and promote with --force")
     loaded = production.model
-    type_changed = metadata["model_type"] != loaded.metadata["model_type"]
+    type_changed = model_kind(metadata) != model_kind(loaded.metadata)
     try:
         current = evaluate(loaded.estimator, loaded.metadata, holdout, str(loaded.version))
     except LifecycleError as exc:
@@ -123,7 +129,7 @@ def compare(region: str, estimator: Any, metadata: dict[str, Any], holdout: pd.D
     change = f"MAE {old:,.0f} -> {new:,.0f} ({(new - old) / old:+.1%}) on {len(holdout)} rows"
     if type_changed:
         bump: Bump | None = "major"
-        why = (f"model type {loaded.metadata['model_type']} -> {metadata['model_type']} "
+        why = (f"model type {model_kind(loaded.metadata)} -> {model_kind(metadata)} "
                f"(MAJOR); {change}")
     elif verdict == "better":
         bump, why = "minor", f"same model type, {change} (MINOR)"

@@ -16,11 +16,33 @@ from typing import Any
 
 import joblib
 import sklearn
+from sklearn.compose import TransformedTargetRegressor
 
 from kosprice.errors import IntegrityError
 from kosprice.features import FEATURES, REGIONS
 from kosprice.ml.artifact import METADATA_FILE, MODEL_FILE, REQUIRED_METADATA, sha256_file
 from kosprice.ml.versions import Version
+
+
+def final_regressor(model: Any) -> Any:
+    """The regressor at the end of a pipeline, unwrapped from a target transformer."""
+    final = model[-1] if hasattr(model, "steps") else model
+    if isinstance(final, TransformedTargetRegressor):
+        final = getattr(final, "regressor_", final.regressor)
+    return final
+
+
+def target_transform(model: Any) -> str | None:
+    """`"log"` when the pipeline fits a log/exp price target, None for a raw target.
+
+    Any other target transformer is reported by its functions' names, which the
+    integrity check then refuses (metadata only ever says "log" or null).
+    """
+    final = model[-1] if hasattr(model, "steps") else model
+    if not isinstance(final, TransformedTargetRegressor):
+        return None
+    names = (getattr(final.func, "__name__", None), getattr(final.inverse_func, "__name__", None))
+    return "log" if names == ("log", "exp") else f"{names[0]}/{names[1]}"
 
 
 @dataclass(frozen=True)
@@ -141,10 +163,13 @@ def check_version(folder: Path, region: str) -> tuple[list[Problem], LoadedModel
     except Exception as exc:  # noqa: BLE001 - any failure to load is a problem to report
         return problem(f"cannot be loaded: {type(exc).__name__}: {exc}", model_path)
 
-    final = estimator[-1] if hasattr(estimator, "steps") else estimator
+    final = final_regressor(estimator)
     if type(final).__name__ != metadata["model_type"]:
         problem(f"model is a {type(final).__name__}, metadata says "
                 f"{metadata['model_type']!r}", model_path)
+    if target_transform(estimator) != metadata.get("target_transform"):
+        problem(f"model's price target is {target_transform(estimator) or 'raw'}, metadata "
+                f"says {metadata.get('target_transform') or 'raw'}", model_path)
     names = getattr(estimator, "feature_names_in_", None)
     if names is None or list(names) != features:
         problem(f"model expects features {None if names is None else list(names)}, "

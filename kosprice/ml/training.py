@@ -8,8 +8,12 @@ Cleaning, in order (each step is counted in the metadata's `cleaning` record):
 3. clip `luas_kamar` to at least 1 m²: a size of 0 is a data-entry placeholder;
 4. drop rows outside the feature catalogue's bounds: the API would refuse them, so the
    model should not learn from them (e.g. a 625 m² "room").
-Then `amenities_count` is derived, the rows are split 80/20 stratified by price quintile,
-the pipeline is fitted on 80% and scored on the held-out 20%.
+Then `amenities_count` is derived and the rows are split 80/20 (seed 42) as the original
+project did: stratified by price band for jakarta_pusat and jakarta_selatan, by price
+quintile elsewhere. The model search (`search.py`) cross-validates candidates on the 80%
+only; the chosen one is fitted on the 80% and scored once on the held-out 20%. The served
+model is that fit: it is not refitted on all rows, so its stated metrics and interval
+coverage are those of the very model that serves.
 """
 
 from __future__ import annotations
@@ -26,9 +30,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-from sklearn.linear_model import Ridge
 from sklearn.metrics import (
     mean_absolute_error,
     mean_absolute_percentage_error,
@@ -37,7 +38,7 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from kosprice.errors import DataError
 from kosprice.features import (
@@ -49,27 +50,18 @@ from kosprice.features import (
     NAME_COLUMN,
     TARGET,
 )
+from kosprice.ml import intervals, search
 from kosprice.ml.predictor import model_frame
+from kosprice.ml.pricing import training_ranges
+from kosprice.ml.repository import final_regressor, target_transform
 
 MIN_ROWS = 30
 TEST_SIZE = 0.2
 SEED = 42
 PRICE_QUANTILE = 0.99
-
-ESTIMATORS: dict[str, Callable[[int], Any]] = {
-    "gradient_boosting": lambda seed: GradientBoostingRegressor(
-        n_estimators=300, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=seed),
-    "random_forest": lambda seed: RandomForestRegressor(
-        n_estimators=200, min_samples_leaf=2, random_state=seed, n_jobs=1),
-    "ridge": lambda seed: Ridge(alpha=1.0),
-}
-DEFAULT_ESTIMATOR = {
-    # The original project's best model per region (its published comparison).
-    "jakarta_pusat": "gradient_boosting",
-    "jakarta_selatan": "random_forest",
-    "jakarta_utara": "random_forest",
-    "yogyakarta": "ridge",
-}
+PRICE_BANDS = (0, 1_500_000, 3_500_000, 6_000_000, np.inf)
+BANDED_REGIONS = ("jakarta_pusat", "jakarta_selatan")
+"""The original project's split: price bands for these regions, price quintiles elsewhere."""
 
 Progress = Callable[[str], None]
 
@@ -144,14 +136,7 @@ def clean(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict[str, Any]]
 
 
 def build_pipeline(estimator_name: str, features: list[str], seed: int = SEED) -> Pipeline:
-    categorical = [c for c in features if c in CATEGORICAL_FEATURES]
-    numeric = [c for c in features if c not in categorical]
-    preprocess = ColumnTransformer(
-        [("numeric", StandardScaler(), numeric),
-         ("categorical", OneHotEncoder(handle_unknown="ignore"), categorical)],
-        verbose_feature_names_out=False,
-    )
-    return Pipeline([("preprocess", preprocess), ("estimator", ESTIMATORS[estimator_name](seed))])
+    return search.build_pipeline(estimator_name, features, seed)
 
 
 def model_inputs(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
@@ -169,6 +154,19 @@ def price_strata(prices: pd.Series, q: int = 5) -> pd.Series:
     if strata.value_counts().min() < 2:
         strata = pd.qcut(prices.rank(method="first"), q=q, labels=False)
     return strata
+
+
+def protocol_strata(region: str, prices: pd.Series) -> tuple[pd.Series, str]:
+    """The original project's strata: fixed price bands (pusat, selatan) or quintiles.
+
+    A band with fewer than two rows cannot be split; then quintiles are used, and the
+    returned description says so.
+    """
+    if region in BANDED_REGIONS:
+        bands = pd.cut(prices, PRICE_BANDS, labels=False)
+        if bands.value_counts().min() >= 2:
+            return bands, "price band (0 / 1.5M / 3.5M / 6M / inf)"
+    return price_strata(prices), "price quintile"
 
 
 def score(y_true, y_pred) -> dict[str, float]:
@@ -217,9 +215,12 @@ def _jsonable_params(estimator: Any) -> dict[str, Any]:
 
 
 def train(region: str, data: Path, estimator_name: str | None = None, seed: int = SEED,
-          progress: Progress = lambda _: None) -> TrainingResult:
-    """Train, evaluate and describe one region's model; nothing is written to disk."""
-    estimator_name = estimator_name or DEFAULT_ESTIMATOR[region]
+          progress: Progress = lambda _: None, folds: int = search.FOLDS,
+          repeats: int = search.REPEATS) -> TrainingResult:
+    """Search (or cross-validate the named candidate), fit, evaluate and describe a model.
+
+    Nothing is written to disk. The held-out rows only score the chosen model.
+    """
     progress(f"reading {Path(data).name}")
     frame, data_sha256 = read_listings(data)
     progress(f"cleaning {len(frame)} rows")
@@ -228,20 +229,31 @@ def train(region: str, data: Path, estimator_name: str | None = None, seed: int 
 
     inputs = model_inputs(frame, features)
     prices = frame[TARGET].astype(float)
-    strata = price_strata(prices)
+    strata, stratify = protocol_strata(region, prices)
     x_train, x_test, y_train, y_test = train_test_split(
         inputs, prices, test_size=TEST_SIZE, random_state=seed, stratify=strata)
 
-    progress(f"fitting {estimator_name} on {len(x_train)} rows")
-    model = build_pipeline(estimator_name, features, seed).fit(x_train, y_train)
+    candidates = [estimator_name] if estimator_name else list(search.SEARCH_GRID)
+    progress(f"cross-validating {len(candidates)} candidate(s) on {len(x_train)} training rows "
+             f"({repeats} x {folds}-fold)")
+    found = search.search(x_train, y_train, features, seed, candidates, folds, repeats,
+                          progress)
+    progress(f"fitting {found.chosen} (lowest CV MAE) on {len(x_train)} rows")
+    with threadpool_limits(1):
+        model = build_pipeline(found.chosen, features, seed).fit(x_train, y_train)
     progress(f"scoring on {len(x_test)} held-out rows")
-    metrics = score(y_test, model.predict(x_test))
+    predicted = model.predict(x_test)
+    metrics = score(y_test, predicted)
+    bounds = intervals.conformal_bounds(
+        intervals.log_residuals(found.out_of_fold_actual, found.out_of_fold), n=len(x_train))
 
-    estimator = model[-1]
+    estimator = final_regressor(model)
     metadata = {
         "region": region,
         "model_version": None,
         "model_type": type(estimator).__name__,
+        "target_transform": target_transform(model),
+        "candidate": found.chosen,
         "params": _jsonable_params(estimator),
         "metrics": metrics,
         "features": features,
@@ -251,10 +263,20 @@ def train(region: str, data: Path, estimator_name: str | None = None, seed: int 
         "model_sha256": None,
         "training_data": {"file": Path(data).name, "sha256": data_sha256,
                           "rows": int(cleaning["rows_in"])},
-        "evaluation": {"test_size": TEST_SIZE, "seed": seed, "stratify": "price quintile",
-                       "train_rows": len(x_train), "test_rows": len(x_test)},
+        "evaluation": {"test_size": TEST_SIZE, "seed": seed, "stratify": stratify,
+                       "train_rows": len(x_train), "test_rows": len(x_test),
+                       "refit_on_all_rows": False},
+        "model_search": found.summary(seed),
+        "intervals": {
+            "method": "cross-conformal: quantiles of log(actual / predicted) over the "
+                      "search's out-of-fold predictions of the chosen candidate",
+            "calibration_rows": len(x_train), "default_level": intervals.DEFAULT_LEVEL,
+            "bounds": bounds,
+            "holdout_coverage": intervals.coverage(y_test, predicted, bounds),
+        },
         "cleaning": cleaning,
         "price_distribution": price_distribution(y_train),
+        "training_ranges": training_ranges(x_train),
         "reference": reference_distributions(x_train),
         # The served model's predictions on the rows the feature bins come from: live
         # predictions drift from these when the listings do (the drift monitor's reference

@@ -50,8 +50,13 @@ class Cli:
         return result
 
     def train(self, data: Path, *extra: str, region: str = REGION) -> str:
-        """Train a candidate; return its version."""
-        result = self("train", "--region", region, "--data", str(data), *extra)
+        """Train a candidate (production's model family unless --model); return its version.
+
+        Naming the model keeps these tests fast and their bump predictable; the search
+        itself is tested in tests/unit/test_search.py.
+        """
+        model = () if "--model" in extra else ("--model", "ridge")
+        result = self("train", "--region", region, "--data", str(data), *model, *extra)
         return result.output.split("candidate written to ")[1].split(";")[0].rsplit("/", 1)[1]
 
 

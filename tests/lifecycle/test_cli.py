@@ -47,7 +47,8 @@ def test_refusals_exit_non_zero_with_a_message(cli, tmp_path):
 
 def test_governed_path_as_real_processes(settings, tmp_path):
     data = production_like(tmp_path, shift=600_000)
-    trained = run_kosprice(settings, "train", "--region", REGION, "--data", str(data))
+    trained = run_kosprice(settings, "train", "--region", REGION, "--data", str(data),
+                           "--model", "ridge")
     assert trained.returncode == 0, trained.stderr
     assert "verdict: better; implied bump: minor" in trained.stdout
 

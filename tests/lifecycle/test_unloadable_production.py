@@ -20,7 +20,7 @@ def upgraded(settings):
 def test_training_needs_a_declared_bump_from_the_production_version(upgraded, cli, lifecycle,
                                                                     tmp_path):
     data = production_like(tmp_path, shift=600_000)
-    refused = cli("train", "--region", REGION, "--data", str(data), ok=False)
+    refused = cli("train", "--region", REGION, "--data", str(data), "--model", "ridge", ok=False)
     assert refused.exit_code == 1
     assert "v1.0.0 cannot be loaded" in refused.output and "scikit-learn" in refused.output
     assert "--bump" in refused.output and "Traceback" not in refused.output

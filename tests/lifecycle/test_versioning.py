@@ -45,11 +45,12 @@ def test_a_better_mae_on_the_same_rows_is_a_minor_bump(cli, lifecycle, tmp_path)
 
 def test_no_improvement_needs_a_declared_bump(cli, lifecycle, tmp_path):
     data = production_like(tmp_path)  # the very data production learnt: equal MAE
-    refused = cli("train", "--region", REGION, "--data", str(data), ok=False)
+    refused = cli("train", "--region", REGION, "--data", str(data), "--model", "ridge", ok=False)
     assert refused.exit_code == 1 and "Nothing to version" in refused.output
     assert lifecycle.candidates.versions(REGION) == []
 
-    no_reason = cli("train", "--region", REGION, "--data", str(data), "--bump", "patch", ok=False)
+    no_reason = cli("train", "--region", REGION, "--data", str(data), "--model", "ridge",
+                    "--bump", "patch", ok=False)
     assert no_reason.exit_code == 1 and "--bump needs --reason" in no_reason.output
 
     version = cli.train(data, "--bump", "patch", "--reason", "fixed the clipping of sizes")
@@ -100,7 +101,7 @@ def test_train_out_elsewhere_is_an_experiment(cli, settings, tmp_path):
 
 def test_two_trainings_at_once_get_different_versions(lifecycle, settings, tmp_path):
     data = str(production_like(tmp_path, shift=600_000))
-    runs = [run_kosprice(settings, "train", "--region", REGION, "--data", data,
+    runs = [run_kosprice(settings, "train", "--region", REGION, "--data", data, "--model", "ridge",
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(2)]
     for run in runs:
@@ -114,13 +115,13 @@ def test_a_version_folder_that_appeared_is_a_clear_error(cli, lifecycle, tmp_pat
     assert cli.train(better) == "v1.1.0"
     # As if something outside the lock wrote v1.1.0 after the numbers were read.
     monkeypatch.setattr(Lifecycle, "used_versions", lambda self, region, *roots: set())
-    result = cli("train", "--region", REGION, "--data", str(better), ok=False)
+    result = cli("train", "--region", REGION, "--data", str(better), "--model", "ridge", ok=False)
     assert result.exit_code == 1 and "already exists" in result.output
     assert "nothing was overwritten" in result.output and "Traceback" not in result.output
 
 
 def test_production_changing_during_training_is_refused(lifecycle, tmp_path):
-    result = training.train(REGION, production_like(tmp_path, shift=600_000))
+    result = training.train(REGION, production_like(tmp_path, shift=600_000), "ridge")
     baseline = lifecycle.baseline(REGION)
     comparison = compare(REGION, result.model, result.metadata, result.holdout, baseline)
     shutil.copytree(lifecycle.production.version_dir(REGION, "v1.0.0"),

@@ -16,7 +16,13 @@ from kosprice.ml.artifact import METADATA_FILE, MODEL_FILE
 from kosprice.ml.registry import ModelRegistry
 from kosprice.ml.repository import ModelRepository, load_or_fail, validate
 from kosprice.ml.versions import Version
-from tests.factories import copy_version, edit_metadata
+from tests.factories import (
+    copy_version,
+    edit_metadata,
+    synthetic_rows,
+    train_version,
+    write_csv,
+)
 
 REGION = "yogyakarta"
 
@@ -153,6 +159,23 @@ def test_sha256_mismatch_is_refused_before_unpickling(models_dir, tmp_path):
     assert "does not match metadata" in problem.reason
     assert "refusing to unpickle" in problem.reason
     assert not marker.exists()
+
+
+def test_price_target_differs_from_the_model(models_dir, tmp_path):
+    edit_metadata(version_dir(models_dir), target_transform="log")
+    problem = only_problem(models_dir)
+    assert problem.reason == "model's price target is raw, metadata says log"
+
+
+def test_a_log_target_model_is_checked_through_its_target_transformer(models_dir, tmp_path):
+    data = write_csv(tmp_path / "listings.csv", synthetic_rows(seed=2))
+    folder = train_version(models_dir, REGION, data, "v2.0.0", estimator="ridge_log")
+    metadata = json.loads((folder / METADATA_FILE).read_text())
+    assert (metadata["model_type"], metadata["target_transform"]) == ("Ridge", "log")
+    assert validate(models_dir)[0] == []
+    edit_metadata(folder, model_type="GradientBoostingRegressor")
+    assert only_problem(models_dir).reason == (
+        "model is a Ridge, metadata says 'GradientBoostingRegressor'")
 
 
 def test_features_differ_from_the_model_feature_names(models_dir):
