@@ -34,15 +34,16 @@ _RECORD = """
 local counters, window, latency, anomalies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local drift, drift_window = KEYS[5], KEYS[6]
 local size, history, drift_size = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[9])
-local function count_slots(entry, by)
+local function count_slots(delta, entry, by)
   local version, slots = string.match(entry, '^(.*)|([^|]*)$')
-  local fields, i = {version .. '|n'}, 0
+  local n, i = version .. '|n', 0
+  delta[n] = (delta[n] or 0) + by
   for slot in string.gmatch(slots, '[^,]+') do
-    if slot ~= '-' then fields[#fields + 1] = version .. '|' .. i .. '|' .. slot end
+    if slot ~= '-' then
+      local field = version .. '|' .. i .. '|' .. slot
+      delta[field] = (delta[field] or 0) + by
+    end
     i = i + 1
-  end
-  for _, field in ipairs(fields) do
-    if redis.call('HINCRBY', drift, field, by) <= 0 then redis.call('HDEL', drift, field) end
   end
 end
 redis.call('HINCRBY', counters, 'requests', 1)
@@ -56,12 +57,19 @@ if ARGV[6] ~= '' then
   redis.call('LPUSH', window, ARGV[6] .. '|' .. ARGV[7])
   redis.call('LTRIM', window, 0, size - 1)
   if ARGV[10] ~= '' then
-    local entry = ARGV[7] .. '|' .. ARGV[10]
+    -- Net changes only: the prediction leaving the window often shares most of its slots
+    -- with the one entering, and those counts do not move.
+    local entry, delta = ARGV[7] .. '|' .. ARGV[10], {}
     local length = redis.call('LPUSH', drift_window, entry)
-    count_slots(entry, 1)
+    count_slots(delta, entry, 1)
     while length > drift_size do
-      count_slots(redis.call('RPOP', drift_window), -1)
+      count_slots(delta, redis.call('RPOP', drift_window), -1)
       length = length - 1
+    end
+    for field, by in pairs(delta) do
+      if by ~= 0 and redis.call('HINCRBY', drift, field, by) <= 0 then
+        redis.call('HDEL', drift, field)
+      end
     end
   end
   if ARGV[8] ~= '' then

@@ -19,6 +19,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Collection, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -170,21 +171,23 @@ class SqliteStore(MonitorStore):
             db.execute("ROLLBACK")
             raise
 
-    def _count_slots(self, region: str, version: str, slots: str, by: int) -> None:
-        names = [f"{version}|n"] + [f"{version}|{i}|{slot}" for i, slot
-                                    in enumerate(slots.split(",")) if slot != "-"]
-        self.db.executemany(_COUNT_SLOT, [(region, name, by) for name in names])
+    @staticmethod
+    def _slot_names(version: str, slots: str) -> list[str]:
+        return [f"{version}|n"] + [f"{version}|{i}|{slot}"
+                                   for i, slot in enumerate(slots.split(",")) if slot != "-"]
 
     def _record_drift(self, region: str, version: str, slots: str) -> None:
-        """Count a prediction's slots; take off those of the predictions leaving the window."""
+        """Count a prediction's slots; take off those of the predictions leaving the window
+        (net changes only: the leaving and the entering prediction share most slots)."""
         db, seq = self.db, self._increment(region, "drift_seq")
         db.execute("INSERT INTO drift_window VALUES (?, ?, ?, ?)", (region, seq, version, slots))
-        self._count_slots(region, version, slots, 1)
+        delta = Counter(self._slot_names(version, slots))
         leaving = db.execute("DELETE FROM drift_window WHERE region = ? AND seq <= ? "
                              "RETURNING version, slots",
                              (region, seq - self.drift_window)).fetchall()
         for old_version, old_slots in leaving:
-            self._count_slots(region, old_version, old_slots, -1)
+            delta.subtract(self._slot_names(old_version, old_slots))
+        db.executemany(_COUNT_SLOT, [(region, name, by) for name, by in delta.items() if by])
         if leaving:
             db.execute("DELETE FROM drift WHERE region = ? AND value <= 0", (region,))
 
