@@ -9,6 +9,7 @@ itself once the store answers again. Reads in that state raise StoreUnavailableE
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,7 @@ from kosprice.monitoring.anomalies import KINDS, MIN_LIVE_WINDOW, AnomalyRules, 
 from kosprice.monitoring.drift import EPSILON, MODERATE, SIGNIFICANT, DriftReference
 from kosprice.monitoring.metrics import Metrics
 from kosprice.monitoring.stats import summarize
-from kosprice.monitoring.store import MonitorStore, Observation, RegionState
+from kosprice.monitoring.store import BatchObservation, MonitorStore, Observation, RegionState
 
 log = get_logger("kosprice.monitoring")
 
@@ -91,6 +92,20 @@ class Monitor:
         if model_latency is not None:
             self.metrics.model_latency.labels(o.region).observe(model_latency)
         self._call("record", lambda: self.store.record(o))
+
+    def observe_batch(self, batch: BatchObservation, model_latency: float | None = None) -> None:
+        """Count a batch request and its predictions; one store round trip; never raise."""
+        b = batch
+        if b.prices:
+            self.metrics.predictions.labels(b.region, b.model_version).inc(len(b.prices))
+            histogram = self.metrics.prediction_price.labels(b.region)
+            for price in b.prices:
+                histogram.observe(price)
+            for kind, count in Counter(k for kinds in b.anomalies for k in kinds).items():
+                self.metrics.anomalies.labels(b.region, kind).inc(count)
+        if model_latency is not None:
+            self.metrics.model_latency.labels(b.region).observe(model_latency)
+        self._call("record", lambda: self.store.record_batch(b))
 
     def _call(self, operation: str, action: Callable[[], Any]) -> Any:
         """Run a store action ("record" or "read") behind its breaker; None when it can't."""

@@ -24,6 +24,7 @@ from redis.sentinel import Sentinel
 from kosprice.monitoring.store import (
     DRIFT_WINDOW,
     RINGS,
+    BatchObservation,
     DriftWindow,
     MonitorStore,
     Observation,
@@ -83,6 +84,43 @@ return 1
 """
 
 
+_RECORD_BATCH = """
+local counters, window, latency, anomalies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local size, history = tonumber(ARGV[1]), tonumber(ARGV[2])
+local stamp, status, version, n = ARGV[3], ARGV[4], ARGV[6], tonumber(ARGV[7])
+redis.call('HINCRBY', counters, 'requests', 1)
+if tonumber(status) >= 400 then redis.call('HINCRBY', counters, 'errors', 1) end
+redis.call('LPUSH', latency, ARGV[5] .. '|' .. status)
+redis.call('LTRIM', latency, 0, size - 1)
+if n == 0 then return 1 end
+local prices, found, kinds = {}, {}, {}
+for i = 0, n - 1 do
+  local at = 8 + 3 * i
+  prices[#prices + 1] = ARGV[at] .. '|' .. version
+  if ARGV[at + 1] ~= '' then
+    found[#found + 1] = ARGV[at + 1]
+    for kind in string.gmatch(ARGV[at + 2], '[^,]+') do kinds[kind] = (kinds[kind] or 0) + 1 end
+  end
+end
+redis.call('HINCRBY', counters, 'predictions', n)
+redis.call('HINCRBY', counters, 'v:' .. version, n)
+redis.call('HSET', counters, 'last', stamp)
+for i = 1, #prices, 500 do
+  redis.call('LPUSH', window, unpack(prices, i, math.min(i + 499, #prices)))
+end
+redis.call('LTRIM', window, 0, size - 1)
+if #found > 0 then
+  redis.call('HINCRBY', counters, 'anomalous', #found)
+  for kind, count in pairs(kinds) do redis.call('HINCRBY', counters, 'a:' .. kind, count) end
+  for i = 1, #found, 500 do
+    redis.call('LPUSH', anomalies, unpack(found, i, math.min(i + 499, #found)))
+  end
+  redis.call('LTRIM', anomalies, 0, history - 1)
+end
+return 1
+"""
+
+
 @dataclass(frozen=True)
 class RedisEndpoint:
     """Where the store lives: a URL (single), a cluster's startup nodes, or the sentinels
@@ -133,6 +171,7 @@ class RedisStore(MonitorStore):
         if self._client is None or self._pid != os.getpid():
             self._client = self.endpoint.connect(self.timeout)
             self._script = self._client.register_script(_RECORD)
+            self._batch_script = self._client.register_script(_RECORD_BATCH)
             self._pid = os.getpid()
         return self._client
 
@@ -155,6 +194,15 @@ class RedisStore(MonitorStore):
                 o.drift or "", *o.anomalies]
         self._script(keys=[*self.keys(o.region), *self.drift_keys(o.region)], args=args,
                      client=client)
+
+    def record_batch(self, batch: BatchObservation) -> None:
+        b = batch
+        client = self.client
+        args = [self.window_size, self.anomaly_history, repr(b.timestamp), b.status,
+                repr(round(b.latency_ms, 3)), b.model_version or "", len(b.prices)]
+        for index, (price, kinds) in enumerate(zip(b.prices, b.anomalies, strict=True)):
+            args += [repr(price), b.anomaly_record(index) if kinds else "", ",".join(kinds)]
+        self._batch_script(keys=self.keys(b.region), args=args, client=client)
 
     def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
         counters_key, *ring_keys = self.keys(region)

@@ -27,6 +27,7 @@ from pathlib import Path
 from kosprice.monitoring.store import (
     DRIFT_WINDOW,
     RINGS,
+    BatchObservation,
     DriftWindow,
     MonitorStore,
     Observation,
@@ -194,6 +195,39 @@ class SqliteStore(MonitorStore):
     def read_drift(self, region: str) -> DriftWindow:
         rows = self.db.execute("SELECT name, value FROM drift WHERE region = ?", (region,))
         return DriftWindow.parse(dict(rows.fetchall()))
+
+    def record_batch(self, batch: BatchObservation) -> None:
+        b, db = batch, self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            requests = self._increment(b.region, "requests")
+            if b.status >= 400:
+                self._increment(b.region, "errors")
+            self._put(b.region, "latency", requests, self.window_size,
+                      f"{b.latency_ms!r}|{b.status}")
+            if b.prices:
+                count = self._increment(b.region, "predictions", len(b.prices))
+                self._increment(b.region, f"v:{b.model_version}", len(b.prices))
+                db.execute(_SET, (b.region, "last", b.timestamp))
+                first = count - len(b.prices) + 1
+                db.executemany(_PUT, [
+                    (b.region, "window", seq % self.window_size, seq,
+                     f"{price!r}|{b.model_version}")
+                    for seq, price in enumerate(b.prices, first)])
+                anomalous = b.anomalous()
+                if anomalous:
+                    last = self._increment(b.region, "anomalous", len(anomalous))
+                    for kind, count_of_kind in Counter(
+                            k for i in anomalous for k in b.anomalies[i]).items():
+                        self._increment(b.region, f"a:{kind}", count_of_kind)
+                    db.executemany(_PUT, [
+                        (b.region, "anomalies", seq % self.anomaly_history, seq,
+                         b.anomaly_record(index))
+                        for seq, index in enumerate(anomalous, last - len(anomalous) + 1)])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
         db = self.db

@@ -41,6 +41,30 @@ class Observation:
                            "timestamp": self.timestamp})
 
 
+@dataclass(frozen=True)
+class BatchObservation:
+    """One batch request, as recorded: its status and latency once, and each prediction."""
+
+    region: str
+    request_id: str
+    timestamp: float
+    status: int
+    latency_ms: float
+    model_version: str | None = None
+    prices: tuple[float, ...] = ()
+    anomalies: tuple[tuple[str, ...], ...] = ()
+    """Kinds of anomaly of each price (same length as prices; empty tuples when normal)."""
+
+    def anomaly_record(self, index: int) -> str:
+        """The anomaly entry of prediction `index`: its request id is `{request_id}#{index}`."""
+        return json.dumps({"request_id": f"{self.request_id}#{index}",
+                           "value": self.prices[index], "reasons": list(self.anomalies[index]),
+                           "model_version": self.model_version, "timestamp": self.timestamp})
+
+    def anomalous(self) -> list[int]:
+        return [i for i, kinds in enumerate(self.anomalies) if kinds]
+
+
 RINGS = ("window", "latency", "anomalies")
 """The bounded rings of a region: recent predictions, request latencies, anomalies."""
 
@@ -130,6 +154,11 @@ class MonitorStore(abc.ABC):
     @abc.abstractmethod
     def record(self, observation: Observation) -> None:
         """Record one request atomically; raise on any store failure."""
+
+    @abc.abstractmethod
+    def record_batch(self, batch: BatchObservation) -> None:
+        """Record a batch request and all its predictions atomically, in one round trip:
+        one request (latency ring, counters) and len(prices) predictions, in order."""
 
     @abc.abstractmethod
     def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
