@@ -56,6 +56,13 @@ class LifecycleError(KospriceError):
     code = "lifecycle_refused"
 
 
+class BatchTooLargeError(KospriceError):
+    """A batch holds more listings than KOSPRICE_BATCH_MAX_ITEMS."""
+
+    status = 413
+    code = "batch_too_large"
+
+
 class StoreUnavailableError(KospriceError):
     """The monitoring store cannot be reached right now."""
 

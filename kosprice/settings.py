@@ -184,6 +184,11 @@ class Settings:
                            "Gunicorn workers; 0 picks one per usable CPU, at least 2")
     max_content_length: int = setting("MAX_CONTENT_LENGTH", 16 * 1024, _positive_int,
                                       "Largest accepted request body, bytes (larger: 413)")
+    batch_max_items: int = setting("BATCH_MAX_ITEMS", 1000, _positive_int,
+                                   "Most listings in one POST /predict/{region}/batch (more: 413)")
+    batch_max_content_length: int = setting(
+        "BATCH_MAX_CONTENT_LENGTH", 1024 * 1024, _positive_int,
+        "Largest accepted batch request body, bytes (larger: 413)")
     redis_url: str | None = setting("REDIS_URL", None, _optional_url,
                                     "Monitoring store; unset: the embedded SQLite store")
     redis_mode: str = setting("REDIS_MODE", "single", _redis_mode,

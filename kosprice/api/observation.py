@@ -14,7 +14,7 @@ from flask import Flask, Response, g
 from kosprice.api.context import current_request_id
 from kosprice.api.services import services
 from kosprice.logging import get_logger
-from kosprice.monitoring.store import Observation
+from kosprice.monitoring.store import BatchObservation, Observation
 
 log = get_logger("kosprice.predictions")
 
@@ -35,6 +35,44 @@ class PredictionState:
     """The listing's and the price's reference-bin slots (`DriftReference.encode`)."""
 
 
+@dataclass
+class BatchState:
+    """What one batch request got to: the prices of its valid items, in order."""
+
+    region: str
+    started: float = field(default_factory=time.perf_counter)
+    model_version: str | None = None
+    items: int = 0
+    prices: tuple[float, ...] = ()
+    anomalies: tuple[tuple[str, ...], ...] = ()
+    model_latency: float | None = None
+
+
+def start_batch(region: str) -> BatchState:
+    """Begin this batch request's record; the after-request hook finishes it."""
+    g.prediction = state = BatchState(region)
+    return state
+
+
+def _observe_batch(state: BatchState, response: Response, latency_ms: float) -> None:
+    """One log line and one store round trip for the whole batch."""
+    level = log.info if response.status_code < 500 else log.error
+    kinds: dict[str, int] = {}
+    for found in state.anomalies:
+        for kind in found:
+            kinds[kind] = kinds.get(kind, 0) + 1
+    level("prediction_batch", status=response.status_code, latency_ms=latency_ms,
+          region=state.region, model_version=state.model_version, items=state.items,
+          predicted=len(state.prices), rejected=state.items - len(state.prices),
+          anomalies=kinds)
+    if state.model_version is not None:
+        services().monitor.observe_batch(BatchObservation(
+            region=state.region, request_id=current_request_id(), timestamp=time.time(),
+            status=response.status_code, latency_ms=latency_ms,
+            model_version=state.model_version, prices=state.prices,
+            anomalies=state.anomalies), state.model_latency)
+
+
 def start_prediction(region: str) -> PredictionState:
     """Begin this request's prediction record; the after-request hook finishes it."""
     # The region comes from the URL: an unknown one is logged cut short, like any client text.
@@ -44,10 +82,13 @@ def start_prediction(region: str) -> PredictionState:
 
 def observe_prediction(response: Response) -> Response:
     """Log the canonical line of a prediction request and count it in the monitors."""
-    state: PredictionState | None = g.pop("prediction", None)
+    state: PredictionState | BatchState | None = g.pop("prediction", None)
     if state is None:
         return response
     latency_ms = round((time.perf_counter() - state.started) * 1000, 3)
+    if isinstance(state, BatchState):
+        _observe_batch(state, response, latency_ms)
+        return response
     level = log.info if response.status_code < 500 else log.error
     level("prediction", status=response.status_code, latency_ms=latency_ms,
           region=state.region, model_version=state.model_version,

@@ -35,6 +35,32 @@ class Prediction(Schema):
     request_id = fields.String(required=True, metadata={"example": "3f0c9a52-6f1e-4f7a-9a47"})
 
 
+class BatchItemError(Schema):
+    code = fields.String(required=True, metadata={"example": "validation_error"})
+    message = fields.String(required=True, metadata={"example": "The listing is invalid."})
+    details = fields.Dict(required=True, metadata={
+        "example": {"fields": {"tipe_kos": ["Must be one of: putra, putri, campur."]}}})
+
+
+class BatchItem(Schema):
+    """One listing's outcome: a price, or (for an invalid listing) an error."""
+
+    index = fields.Integer(required=True, metadata={"description": "Position in `listings`"})
+    predicted_price = fields.Float(metadata={"description": "Fair monthly rent, Rupiah"})
+    error = fields.Nested(BatchItemError)
+
+
+class BatchPrediction(Schema):
+    region = fields.String(required=True, metadata={"example": "yogyakarta"})
+    model_version = fields.String(required=True, metadata={"example": "v1.0.0"})
+    request_id = fields.String(required=True, metadata={"example": "3f0c9a52-6f1e-4f7a-9a47"})
+    count = fields.Integer(required=True, metadata={"description": "Listings received"})
+    predicted = fields.Integer(required=True, metadata={"description": "Listings priced"})
+    rejected = fields.Integer(required=True, metadata={"description": "Invalid listings"})
+    results = fields.List(fields.Nested(BatchItem), required=True, metadata={
+        "description": "One entry per listing, in the order sent"})
+
+
 class Health(Schema):
     status = fields.String(required=True, metadata={"example": "ok"})
 
@@ -56,6 +82,21 @@ class Models(Schema):
                           required=True)
 
 
+class Inference(Schema):
+    """How the model is evaluated: the exact fast path, or scikit-learn (with the reason)."""
+
+    engine = fields.String(required=True, metadata={"example": "fast",
+                                                    "description": "fast or sklearn"})
+    family = fields.String(required=True, allow_none=True, metadata={"example": "forest"})
+    checked_rows = fields.Integer(required=True, metadata={
+        "description": "Rows on which the fast path was checked against the Pipeline at load"})
+    max_relative_error = fields.Float(required=True, allow_none=True)
+    tolerance = fields.Float(required=True, metadata={"example": 1e-6})
+    warning = fields.String(required=True, allow_none=True, metadata={
+        "description": "Why the model is served through scikit-learn, when it is"})
+    build_ms = fields.Float(required=True)
+
+
 class ModelDescription(Schema):
     region = fields.String(required=True)
     model_version = fields.String(required=True)
@@ -71,6 +112,7 @@ class ModelDescription(Schema):
         "description": "Rollback targets and the serving version, oldest first"})
     history = fields.List(fields.Dict(), required=True, metadata={
         "description": "Promotions and rollbacks, newest first"})
+    inference = fields.Nested(Inference, required=True)
 
 
 class PredictionMonitor(Schema):

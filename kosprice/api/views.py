@@ -8,8 +8,9 @@ from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from kosprice.api import responses
+from kosprice.api.batch import load_batch
 from kosprice.api.context import current_request_id
-from kosprice.api.observation import start_prediction
+from kosprice.api.observation import start_batch, start_prediction
 from kosprice.api.openapi import OPS, PREDICTION, operation
 from kosprice.api.schemas import load_listing
 from kosprice.api.services import services
@@ -82,6 +83,48 @@ def predict(region: str):
     state.drift = services().drift_reference(model).encode(derive(listing, model.features), price)
     return jsonify(region=region, predicted_price=price, model_version=version,
                    request_id=current_request_id())
+
+
+BATCH_REQUEST = {
+    "type": "object", "required": ["listings"], "additionalProperties": False,
+    "properties": {"listings": {
+        "type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Listing"},
+        "description": "At most KOSPRICE_BATCH_MAX_ITEMS (default 1,000) listings"}}}
+
+
+@bp.post("/predict/<region>/batch")
+@operation("Predict the fair monthly rent of up to 1,000 listings", responses.BatchPrediction,
+           access=PREDICTION, tag="predictions", request=BATCH_REQUEST,
+           description="Results come in the order sent. An invalid listing does not fail "
+                       "the batch: it carries its own validation error and the others are "
+                       "priced. More than KOSPRICE_BATCH_MAX_ITEMS listings, or a body over "
+                       "KOSPRICE_BATCH_MAX_CONTENT_LENGTH bytes: 413.")
+def predict_batch(region: str):
+    """Price up to KOSPRICE_BATCH_MAX_ITEMS listings: results in order, each valid item
+    priced, each invalid one carrying its field errors (the batch is not failed by them)."""
+    settings = services().settings
+    request.max_content_length = settings.batch_max_content_length
+    state = start_batch(region)
+    model = services().registry.get(region)
+    state.model_version = version = str(model.version)
+    valid, errors = load_batch(json_body(), tuple(model.features), settings.batch_max_items)
+    state.items = len(valid) + len(errors)
+    called = time.perf_counter()
+    prices = [round(p, 2) for p in predictor.predict(model, [listing for _, listing in valid])] \
+        if valid else []
+    state.model_latency = time.perf_counter() - called
+    rules = services().anomaly_rules(model)
+    state.prices, state.anomalies = tuple(prices), tuple(rules.classify(p) for p in prices)
+    results: list[dict] = [{}] * state.items
+    for (index, _), price in zip(valid, prices, strict=True):
+        results[index] = {"index": index, "predicted_price": price}
+    for index, fields in errors.items():
+        results[index] = {"index": index, "error": {
+            "code": "validation_error", "message": "The listing is invalid.",
+            "details": {"fields": fields}}}
+    return jsonify(region=region, model_version=version, request_id=current_request_id(),
+                   count=state.items, predicted=len(prices), rejected=len(errors),
+                   results=results)
 
 
 @bp.get("/prediction-monitor/<region>")
