@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
+from kosprice.api.services import services
 from kosprice.logging import get_logger
 
 log = get_logger("kosprice.api")
@@ -34,9 +35,16 @@ def _read_bounded(stream, limit: int) -> bytes:
 
 
 def read_body() -> None:
-    """Read the whole body now, so a broken or oversized one is a 4xx before any view runs."""
+    """Read the whole body now, so a broken or oversized one is a 4xx before any view runs.
+
+    A view may name the setting of its own limit in `body_limit_setting` (the batch route).
+    """
     if request.method not in _BODY_METHODS or request.endpoint is None:
         return  # no view will read it (a 404/405 follows)
+    own_limit = getattr(current_app.view_functions.get(request.endpoint),
+                        "body_limit_setting", None)
+    if own_limit is not None:
+        request.max_content_length = getattr(services().settings, own_limit)
     limit = request.max_content_length
     try:
         if request.content_length is None and limit is not None:

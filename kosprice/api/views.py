@@ -103,7 +103,6 @@ def predict_batch(region: str):
     """Price up to KOSPRICE_BATCH_MAX_ITEMS listings: results in order, each valid item
     priced, each invalid one carrying its field errors (the batch is not failed by them)."""
     settings = services().settings
-    request.max_content_length = settings.batch_max_content_length
     state = start_batch(region)
     model = services().registry.get(region)
     state.model_version = version = str(model.version)
@@ -125,6 +124,9 @@ def predict_batch(region: str):
     return jsonify(region=region, model_version=version, request_id=current_request_id(),
                    count=state.items, predicted=len(prices), rejected=len(errors),
                    results=results)
+
+
+predict_batch.body_limit_setting = "batch_max_content_length"  # read by api.hardening
 
 
 @bp.get("/prediction-monitor/<region>")
