@@ -22,7 +22,14 @@ from kosprice import logging as kosprice_logging
 from kosprice.app import create_app
 from kosprice.features import REGIONS, derive
 from kosprice.ml.repository import ModelRepository
-from kosprice.monitoring.store import RINGS, MonitorStore, Observation, RegionState
+from kosprice.monitoring.store import (
+    RINGS,
+    BatchObservation,
+    DriftWindow,
+    MonitorStore,
+    Observation,
+    RegionState,
+)
 from kosprice.settings import Settings
 
 
@@ -69,6 +76,12 @@ class NullStore(MonitorStore):
 
     def record(self, observation: Observation) -> None:
         pass
+
+    def record_batch(self, batch: BatchObservation) -> None:
+        pass
+
+    def read_drift(self, region: str) -> DriftWindow:
+        return DriftWindow()
 
     def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
         return RegionState()
