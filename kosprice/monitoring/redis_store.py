@@ -148,7 +148,10 @@ class RedisEndpoint:
         options = {**sockets, "retry": retry, "health_check_interval": 0,
                    "password": self.password}
         if self.mode == "sentinel":
-            sentinel = Sentinel(self.nodes, sentinel_kwargs=dict(sockets))
+            # Asking the sentinels is bounded too: each is tried once, without redis-py's
+            # default retries and backoff (seconds when every sentinel refuses).
+            sentinel = Sentinel(self.nodes, sentinel_kwargs={
+                **sockets, "retry": Retry(NoBackoff(), 0), "health_check_interval": 0})
             return sentinel.master_for(self.master, **options)
         return redis.Redis.from_url(self.url, **options)
 
