@@ -1,6 +1,6 @@
-"""Several hosts, one truth: two kosprice instances (2 workers each) share a real Redis
-Cluster behind a real HAProxy running deploy/haproxy/haproxy.cfg; a real Prometheus scrapes
-both instances."""
+"""Several hosts, one truth: two kosprice instances (2 workers each, the shipped models)
+share a real Redis Cluster behind a real HAProxy running deploy/haproxy/haproxy.cfg; a real
+Prometheus scrapes both instances. Their measured RSS must fit the Kubernetes memory limit."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import subprocess
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import psutil
 import pytest
 import requests
+import yaml
 
 from kosprice.features import REGIONS
 from tests.factories import LISTING
@@ -24,6 +26,18 @@ pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.gunicorn]
 N_PER_REGION = 15
 N = N_PER_REGION * len(REGIONS)
 HAPROXY_CONFIG = ROOT / "deploy" / "haproxy" / "haproxy.cfg"
+K8S_DEPLOYMENT = ROOT / "deploy" / "k8s" / "base" / "deployment.yaml"
+
+
+def k8s_container() -> dict:
+    (container,) = yaml.safe_load(K8S_DEPLOYMENT.read_text())["spec"]["template"]["spec"][
+        "containers"]
+    return container
+
+
+def k8s_workers() -> int:
+    return int(next(e["value"] for e in k8s_container()["env"]
+                    if e["name"] == "KOSPRICE_WORKERS"))
 
 
 def haproxy_binary() -> str:
@@ -33,13 +47,13 @@ def haproxy_binary() -> str:
 
 
 @pytest.fixture(scope="module")
-def hosts(redis_cluster, pristine_models, tmp_path_factory):
+def hosts(redis_cluster, tmp_path_factory):
     """Two instances on their own ports and directories, one cluster store."""
-    env = {"KOSPRICE_MODELS_DIR": str(pristine_models), "KOSPRICE_REDIS_MODE": "cluster",
+    env = {"KOSPRICE_MODELS_DIR": str(ROOT / "models"), "KOSPRICE_REDIS_MODE": "cluster",
            "KOSPRICE_REDIS_NODES": ",".join(f"{h}:{p}" for h, p in redis_cluster.addresses),
            "KOSPRICE_STORE_PREFIX": f"kosprice-test-{uuid.uuid4().hex[:12]}",
            "KOSPRICE_STORE_TIMEOUT": "1.0"}  # the store is not under test: no slow-machine misses
-    servers = [Gunicorn(tmp_path_factory.mktemp(f"host-{i}"), env, workers=2)
+    servers = [Gunicorn(tmp_path_factory.mktemp(f"host-{i}"), env, workers=k8s_workers())
                for i in (1, 2)]
     try:
         for server in servers:  # boot both at once, then wait for both
@@ -120,3 +134,21 @@ def test_both_hosts_served_and_prometheus_scraping_both_sums_to_n(traffic, hosts
         assert float(total[0]["value"][1]) == traffic
     finally:
         prometheus.stop()
+
+
+def test_a_host_fits_the_kubernetes_memory_limit_even_while_reloading(traffic, hosts):
+    """deploy/k8s sizes requests = limits from this: the master plus twice the workers (a
+    reload starts the new workers while the old ones finish), not wildly oversized."""
+    memory = k8s_container()["resources"]["limits"]["memory"]
+    assert memory.endswith("Mi") or memory.endswith("Gi")
+    limit = int(memory[:-2]) * (2**20 if memory.endswith("Mi") else 2**30)
+    for host in hosts:
+        master = psutil.Process(host.process.pid)
+        workers = master.children()
+        assert len(workers) == k8s_workers()
+        master_rss = master.memory_info().rss
+        worker_rss = max(worker.memory_info().rss for worker in workers)
+        needed = master_rss + 2 * len(workers) * worker_rss
+        print(f"\nRSS: master {master_rss / 2**20:.0f} MiB, worker {worker_rss / 2**20:.0f} "
+              f"MiB; a reload needs {needed / 2**20:.0f} MiB of the {memory} limit")
+        assert needed <= limit <= 2 * needed
