@@ -110,6 +110,9 @@ class ModelDescription(Schema):
     training_rows = fields.Integer(required=True, allow_none=True)
     versions_on_disk = fields.List(fields.String(), required=True, metadata={
         "description": "Rollback targets and the serving version, oldest first"})
+    inference = fields.Dict(required=True, metadata={
+        "description": "How predictions are computed: engine (fast or sklearn), model "
+                       "family, rows checked against the Pipeline at load, build time"})
     history = fields.List(fields.Dict(), required=True, metadata={
         "description": "Promotions and rollbacks, newest first"})
     inference = fields.Nested(Inference, required=True)
