@@ -27,10 +27,36 @@ class Error(Schema):
     error = fields.Nested(ErrorBody, required=True)
 
 
+class PriceRange(Schema):
+    low = fields.Integer(required=True, metadata={"example": 984000})
+    high = fields.Integer(required=True, metadata={"example": 1538000})
+    level = fields.Float(required=True, metadata={
+        "description": "Share of listings like this one whose rent falls in the range "
+                       "(conformal, measured on held-out listings)", "example": 0.8})
+
+
+class Verdict(Schema):
+    label = fields.String(required=True, allow_none=True, metadata={
+        "description": "underpriced / fair / overpriced against price_range (null when the "
+                       "model has no calibrated range)", "example": "fair"})
+    harga_tawaran = fields.Float(required=True, metadata={"example": 1300000})
+    difference_pct = fields.Float(required=True, metadata={
+        "description": "(harga_tawaran - predicted_price) / predicted_price, percent",
+        "example": 5.7})
+
+
 class Prediction(Schema):
     region = fields.String(required=True, metadata={"example": "yogyakarta"})
-    predicted_price = fields.Float(required=True, metadata={
-        "description": "Fair monthly rent, Rupiah", "example": 1230302.54})
+    predicted_price = fields.Integer(required=True, metadata={
+        "description": "Fair monthly rent, Rupiah, rounded to Rp 1,000", "example": 1230000})
+    price_range = fields.Nested(PriceRange, required=True, allow_none=True, metadata={
+        "description": "null only for a model version without a calibrated range"})
+    warnings = fields.List(fields.Dict(), required=True, metadata={
+        "description": "One entry per input outside what the model was trained on "
+                       "(`outside_training_range`, naming the feature), a price moved into "
+                       "the training prices (`price_clamped`), or `interval_unavailable`",
+        "example": []})
+    verdict = fields.Nested(Verdict, metadata={"description": "Only when harga_tawaran is sent"})
     model_version = fields.String(required=True, metadata={"example": "v1.0.0"})
     request_id = fields.String(required=True, metadata={"example": "3f0c9a52-6f1e-4f7a-9a47"})
 
@@ -46,7 +72,11 @@ class BatchItem(Schema):
     """One listing's outcome: a price, or (for an invalid listing) an error."""
 
     index = fields.Integer(required=True, metadata={"description": "Position in `listings`"})
-    predicted_price = fields.Float(metadata={"description": "Fair monthly rent, Rupiah"})
+    predicted_price = fields.Integer(metadata={
+        "description": "Fair monthly rent, Rupiah, rounded to Rp 1,000"})
+    price_range = fields.Nested(PriceRange, allow_none=True)
+    warnings = fields.List(fields.Dict())
+    verdict = fields.Nested(Verdict)
     error = fields.Nested(BatchItemError)
 
 
@@ -101,6 +131,8 @@ class ModelDescription(Schema):
     region = fields.String(required=True)
     model_version = fields.String(required=True)
     model_type = fields.String(required=True)
+    target_transform = fields.String(required=True, allow_none=True, metadata={
+        "description": "`log` when the model fits log-price (its prices cannot be <= 0)"})
     params = fields.Dict(required=True)
     metrics = fields.Dict(required=True, metadata={"description": "R², MAE, RMSE, MAPE on "
                                                                   "the held-out split"})
@@ -108,6 +140,10 @@ class ModelDescription(Schema):
     trained_at = fields.String(required=True)
     sklearn_version = fields.String(required=True)
     training_rows = fields.Integer(required=True, allow_none=True)
+    model_search = fields.Dict(required=True, allow_none=True, metadata={
+        "description": "How the model was chosen: CV protocol, winner, CV MAE mean and sd"})
+    price_range_coverage = fields.Dict(required=True, allow_none=True, metadata={
+        "description": "Per level: the share of held-out listings inside their price_range"})
     versions_on_disk = fields.List(fields.String(), required=True, metadata={
         "description": "Rollback targets and the serving version, oldest first"})
     inference = fields.Dict(required=True, metadata={

@@ -11,6 +11,13 @@ from functools import lru_cache
 from marshmallow import Schema, ValidationError, fields, validate
 
 from kosprice.features import CATALOGUE, Feature
+from kosprice.ml.intervals import LEVELS
+
+OFFERED_PRICE = "harga_tawaran"
+INTERVAL_LEVEL = "interval_level"
+REQUEST_OPTIONS = (OFFERED_PRICE, INTERVAL_LEVEL)
+"""Optional request fields that are not model inputs: they shape the answer."""
+MAX_OFFERED_PRICE = 1_000_000_000
 
 
 class Number(fields.Float):
@@ -49,11 +56,29 @@ def listing_schema(used_features: tuple[str, ...]) -> Schema:
     """Return the schema for a model that uses `used_features`."""
     schema_fields = {f.name: _field(f, required=f.name in used_features)
                      for f in CATALOGUE if not f.derived}
+    schema_fields[OFFERED_PRICE] = Number(
+        validate=validate.Range(min=0, max=MAX_OFFERED_PRICE, min_inclusive=False),
+        allow_nan=False, metadata={"description": "Offered monthly rent (Rupiah): the answer "
+                                                  "then judges it (`verdict`)"})
+    schema_fields[INTERVAL_LEVEL] = Number(
+        validate=validate.OneOf(LEVELS), allow_nan=False,
+        metadata={"description": "Coverage level of `price_range` (default 0.8)",
+                  "enum": list(LEVELS)})
     return Schema.from_dict(schema_fields, name="Listing")()
 
 
 def load_listing(payload: object, used_features: tuple[str, ...]) -> dict:
-    """Validate a listing; raise marshmallow.ValidationError with per-field messages."""
+    """Validate a listing; raise marshmallow.ValidationError with per-field messages.
+
+    The request options (`harga_tawaran`, `interval_level`) stay in the returned dict
+    when sent; `split_options` takes them out.
+    """
     if not isinstance(payload, dict):
         raise ValidationError({"_schema": ["The body must be a JSON object."]})
     return listing_schema(used_features).load(payload)
+
+
+def split_options(listing: dict) -> tuple[dict, dict]:
+    """Separate the model's listing from the request options (absent ones are left out)."""
+    options = {k: listing[k] for k in REQUEST_OPTIONS if k in listing}
+    return {k: v for k, v in listing.items() if k not in REQUEST_OPTIONS}, options

@@ -12,10 +12,12 @@ from kosprice.api.batch import load_batch
 from kosprice.api.context import current_request_id
 from kosprice.api.observation import start_batch, start_prediction
 from kosprice.api.openapi import OPS, PREDICTION, operation
-from kosprice.api.schemas import load_listing
+from kosprice.api.schemas import INTERVAL_LEVEL, OFFERED_PRICE, load_listing, split_options
 from kosprice.api.services import services
 from kosprice.features import derive
 from kosprice.ml import predictor
+from kosprice.ml.intervals import DEFAULT_LEVEL
+from kosprice.ml.pricing import price_listing
 
 bp = Blueprint("api", __name__)
 
@@ -74,14 +76,18 @@ def predict(region: str):
     state = start_prediction(region)
     model = services().registry.get(region)
     state.model_version = version = str(model.version)
-    listing = load_listing(json_body(), tuple(model.features))
+    listing, options = split_options(load_listing(json_body(), tuple(model.features)))
     called = time.perf_counter()
-    price = round(predictor.predict(model, [listing])[0], 2)
+    raw = predictor.predict(model, [listing])[0]
     state.model_latency = time.perf_counter() - called
-    state.predicted_price = price
-    state.anomalies = services().anomaly_rules(model).classify(price)
-    state.drift = services().drift_reference(model).encode(derive(listing, model.features), price)
-    return jsonify(region=region, predicted_price=price, model_version=version,
+    row = derive(listing, model.features)
+    priced = price_listing(raw, row, model.metadata,
+                           options.get(INTERVAL_LEVEL, DEFAULT_LEVEL), options.get(OFFERED_PRICE))
+    state.predicted_price = price = priced.predicted_price
+    # Anomalies judge what the model said, before any clamp to the training prices.
+    state.anomalies = services().anomaly_rules(model).classify(raw)
+    state.drift = services().drift_reference(model).encode(row, price)
+    return jsonify(region=region, **priced.as_dict(), model_version=version,
                    request_id=current_request_id())
 
 
@@ -108,21 +114,25 @@ def predict_batch(region: str):
     state.model_version = version = str(model.version)
     valid, errors = load_batch(json_body(), tuple(model.features), settings.batch_max_items)
     state.items = len(valid) + len(errors)
+    split = [(index, *split_options(listing)) for index, listing in valid]
     called = time.perf_counter()
-    prices = [round(p, 2) for p in predictor.predict(model, [listing for _, listing in valid])] \
-        if valid else []
+    raw = predictor.predict(model, [listing for _, listing, _ in split]) if split else []
     state.model_latency = time.perf_counter() - called
+    priced = [price_listing(price, derive(listing, model.features), model.metadata,
+                            options.get(INTERVAL_LEVEL, DEFAULT_LEVEL), options.get(OFFERED_PRICE))
+              for price, (_, listing, options) in zip(raw, split, strict=True)]
     rules = services().anomaly_rules(model)
-    state.prices, state.anomalies = tuple(prices), tuple(rules.classify(p) for p in prices)
+    state.prices = tuple(p.predicted_price for p in priced)
+    state.anomalies = tuple(rules.classify(p) for p in raw)
     results: list[dict] = [{}] * state.items
-    for (index, _), price in zip(valid, prices, strict=True):
-        results[index] = {"index": index, "predicted_price": price}
+    for (index, _, _), item in zip(split, priced, strict=True):
+        results[index] = {"index": index, **item.as_dict()}
     for index, fields in errors.items():
         results[index] = {"index": index, "error": {
             "code": "validation_error", "message": "The listing is invalid.",
             "details": {"fields": fields}}}
     return jsonify(region=region, model_version=version, request_id=current_request_id(),
-                   count=state.items, predicted=len(prices), rejected=len(errors),
+                   count=state.items, predicted=len(priced), rejected=len(errors),
                    results=results)
 
 

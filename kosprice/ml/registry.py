@@ -61,6 +61,13 @@ def load_pinned(models_dir: Path, pins: Mapping[str, Mapping[str, str]],
     return models
 
 
+def _search_summary(search: dict[str, Any] | None) -> dict[str, Any] | None:
+    """How the model was chosen: the protocol and the winner's CV MAE (not every candidate)."""
+    if not search:
+        return None
+    return {key: search[key] for key in ("method", "chosen", "cv_mae_mean", "cv_mae_sd")}
+
+
 class ModelRegistry:
     """Serving models per region, loaded once per process after full validation.
 
@@ -116,12 +123,15 @@ class ModelRegistry:
             "region": region,
             "model_version": str(model.version),
             "model_type": meta["model_type"],
+            "target_transform": meta.get("target_transform"),
             "params": meta["params"],
             "metrics": meta["metrics"],
             "features": meta["features"],
             "trained_at": meta["trained_at"],
             "sklearn_version": meta["sklearn_version"],
             "training_rows": meta["training_data"].get("rows"),
+            "model_search": _search_summary(meta.get("model_search")),
+            "price_range_coverage": (meta.get("intervals") or {}).get("holdout_coverage"),
             "versions_on_disk": [str(v) for v in self.versions_on_disk(region)],
             "inference": predictor.describe(model),
         }

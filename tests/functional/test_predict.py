@@ -24,10 +24,14 @@ def test_prediction_shape(client, listing, region):
     response = client.post(f"/predict/{region}", json=listing)
     assert response.status_code == 200
     body = response.get_json()
-    assert list(body) == ["region", "predicted_price", "model_version", "request_id"]
+    assert list(body) == ["region", "predicted_price", "price_range", "warnings",
+                          "model_version", "request_id"]
     assert body["region"] == region
     assert body["model_version"] == "v1.0.0"
-    assert isinstance(body["predicted_price"], float) and body["predicted_price"] > 0
+    price = body["predicted_price"]
+    assert isinstance(price, int) and price > 0 and price % 1000 == 0  # Rp 1,000 units
+    assert body["price_range"]["low"] < price < body["price_range"]["high"]
+    assert body["warnings"] == []
     assert uuid.UUID(body["request_id"]).version == 4
     assert response.headers["X-Request-ID"] == body["request_id"]
 
