@@ -11,7 +11,7 @@ DATA ?= ../shared/data/kos
 REGIONS := jakarta_pusat jakarta_selatan jakarta_utara yogyakarta
 export HOST PORT
 
-.PHONY: help install system-deps run test e2e lint bench capacity validate train lock compare promote rollback retire reload compose-up compose-down
+.PHONY: help install system-deps run test e2e fuzz lint bench capacity validate train lock compare promote rollback retire reload compose-up compose-down
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ test: install system-deps ## Run the whole test suite, then the end-to-end tests
 
 e2e: install system-deps ## End-to-end: a real Prometheus scrapes a real multi-worker Gunicorn
 	$(TEST_ENV) $(BIN)/pytest -m e2e tests/e2e
+
+fuzz: install system-deps ## Longer schemathesis run against real Gunicorn (the suite runs a quick one)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1500} FUZZ_MINIMUM_CASES=5000 $(TEST_ENV) $(BIN)/pytest -s tests/fuzz
 
 lint: install ## Check style with ruff, the import layers (.importlinter), the Dockerfile with hadolint
 	$(BIN)/ruff check kosprice tests deploy benchmarks wsgi.py
