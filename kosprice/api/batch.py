@@ -57,7 +57,7 @@ def _checks(used_features: tuple[str, ...]) -> tuple[dict[str, Check], frozenset
             continue
         checks[feature.name] = (_flag if feature.kind == "flag" else _category(feature)
                                 if feature.kind == "category" else _number(feature))
-    return checks, frozenset(used_features)
+    return checks, frozenset(name for name in used_features if name in checks)
 
 
 def quick_listing(payload: object, used_features: tuple[str, ...]) -> dict | None:

@@ -11,6 +11,7 @@ the primary the sentinels name.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -87,33 +88,32 @@ return 1
 _RECORD_BATCH = """
 local counters, window, latency, anomalies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local size, history = tonumber(ARGV[1]), tonumber(ARGV[2])
-local stamp, status, version, n = ARGV[3], ARGV[4], ARGV[6], tonumber(ARGV[7])
+local stamp, status, version = ARGV[3], ARGV[4], ARGV[6]
 redis.call('HINCRBY', counters, 'requests', 1)
 if tonumber(status) >= 400 then redis.call('HINCRBY', counters, 'errors', 1) end
 redis.call('LPUSH', latency, ARGV[5] .. '|' .. status)
 redis.call('LTRIM', latency, 0, size - 1)
-if n == 0 then return 1 end
-local prices, found, kinds = {}, {}, {}
-for i = 0, n - 1 do
-  local at = 8 + 3 * i
-  prices[#prices + 1] = ARGV[at] .. '|' .. version
-  if ARGV[at + 1] ~= '' then
-    found[#found + 1] = ARGV[at + 1]
-    for kind in string.gmatch(ARGV[at + 2], '[^,]+') do kinds[kind] = (kinds[kind] or 0) + 1 end
-  end
-end
-redis.call('HINCRBY', counters, 'predictions', n)
-redis.call('HINCRBY', counters, 'v:' .. version, n)
+local prices = {}
+for price in string.gmatch(ARGV[7], '%S+') do prices[#prices + 1] = price .. '|' .. version end
+if #prices == 0 then return 1 end
+redis.call('HINCRBY', counters, 'predictions', #prices)
+redis.call('HINCRBY', counters, 'v:' .. version, #prices)
 redis.call('HSET', counters, 'last', stamp)
 for i = 1, #prices, 500 do
   redis.call('LPUSH', window, unpack(prices, i, math.min(i + 499, #prices)))
 end
 redis.call('LTRIM', window, 0, size - 1)
+local found = cjson.decode(ARGV[8])
 if #found > 0 then
-  redis.call('HINCRBY', counters, 'anomalous', #found)
+  local records, kinds = {}, {}
+  for _, entry in ipairs(found) do
+    records[#records + 1] = entry[1]
+    for _, kind in ipairs(entry[2]) do kinds[kind] = (kinds[kind] or 0) + 1 end
+  end
+  redis.call('HINCRBY', counters, 'anomalous', #records)
   for kind, count in pairs(kinds) do redis.call('HINCRBY', counters, 'a:' .. kind, count) end
-  for i = 1, #found, 500 do
-    redis.call('LPUSH', anomalies, unpack(found, i, math.min(i + 499, #found)))
+  for i = 1, #records, 500 do
+    redis.call('LPUSH', anomalies, unpack(records, i, math.min(i + 499, #records)))
   end
   redis.call('LTRIM', anomalies, 0, history - 1)
 end
@@ -201,10 +201,11 @@ class RedisStore(MonitorStore):
     def record_batch(self, batch: BatchObservation) -> None:
         b = batch
         client = self.client
+        # Few, large arguments: packing thousands of small ones costs more than the script.
+        found = [[b.anomaly_record(i), list(b.anomalies[i])] for i in b.anomalous()]
         args = [self.window_size, self.anomaly_history, repr(b.timestamp), b.status,
-                repr(round(b.latency_ms, 3)), b.model_version or "", len(b.prices)]
-        for index, (price, kinds) in enumerate(zip(b.prices, b.anomalies, strict=True)):
-            args += [repr(price), b.anomaly_record(index) if kinds else "", ",".join(kinds)]
+                repr(round(b.latency_ms, 3)), b.model_version or "",
+                " ".join(map(repr, b.prices)), json.dumps(found)]
         self._batch_script(keys=self.keys(b.region), args=args, client=client)
 
     def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
