@@ -34,8 +34,16 @@ def usable_cpus() -> int:
 # One worker per usable CPU (KOSPRICE_WORKERS overrides): the model call is CPU-bound, so
 # more workers only contend for the same CPUs and each holds its own model copies.
 workers = settings.workers or max(2, usable_cpus())
-worker_class = "sync"  # the model call is CPU-bound: one request per process at a time
-timeout = 30  # a worker silent this long is killed and replaced (a prediction takes ms)
+# Threaded workers: a sync worker reads each request itself, so a client that connects and
+# sends nothing (or headers and one byte of body) holds the whole process until `timeout`
+# kills it; two such clients froze two sync workers. A gthread worker waits for clients in
+# its event loop; kosprice's subclass also hands silent connections back to that loop within
+# 0.5 s and bounds reading a request to 10 s (kosprice/gunicorn_worker.py). The model call is
+# CPU-bound and holds the GIL, so threads add no CPU: they are there to wait on clients.
+worker_class = "kosprice.gunicorn_worker.ThreadWorker"
+threads = 8
+keepalive = 5  # seconds an idle kept-alive connection stays open (behind nginx: its pool)
+timeout = 30  # a worker whose event loop is stuck this long is killed and replaced
 graceful_timeout = 30  # SIGTERM and reloads let in-flight requests finish for this long
 # The heartbeat file is touched every second; on a container overlay filesystem that can
 # stall a worker past `timeout`, so keep it in memory where /dev/shm exists.
