@@ -66,7 +66,7 @@ def test_compose_file_is_valid():
 def test_compose_stack_wires_api_redis_prometheus_and_grafana():
     result = compose("config", "--services")
     assert result.returncode == 0, result.stderr
-    assert set(result.stdout.split()) == {"api", "redis", "prometheus", "grafana"}
+    assert set(result.stdout.split()) == {"api", "proxy", "redis", "prometheus", "grafana"}
     config = resolved()
     for needle in ("KOSPRICE_REDIS_URL: redis://redis:6379/0", "condition: service_healthy",
                    "deploy/Dockerfile", "deploy/prometheus/alerts.yml",
@@ -85,7 +85,7 @@ def test_grafana_admin_password_is_required():
 def test_published_ports_bind_to_localhost_only():
     config = resolved()
     published = re.findall(r"^    - (\S+:\d+/tcp)$", config, re.MULTILINE)
-    assert len(published) == 3, published
+    assert len(published) == 3, published  # the proxy (the API's only way in), Prometheus, Grafana
     for port in published:
         assert port.startswith("127.0.0.1:"), port
 
@@ -138,3 +138,21 @@ def test_grafana_provisioning_points_at_the_mounted_dashboards():
     uids = {target["datasource"]["uid"] for panel in dashboard["panels"]
             for target in panel.get("targets", [])}
     assert uids == {"prometheus"}
+
+
+def test_clients_reach_the_api_only_through_the_buffering_proxy():
+    config = resolved()
+    api, proxy = service_block(config, "api"), service_block(config, "proxy")
+    assert "published" not in api and not re.search(r"^    - \S+:\d+/tcp$", api, re.MULTILINE)
+    assert re.search(r"^    - 127\.0\.0\.1:8000:8080/tcp$", proxy, re.MULTILINE)
+    assert "deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro" in proxy
+    nginx = (ROOT / "deploy" / "nginx" / "nginx.conf").read_text()
+    for directive in ("server api:8000;", "proxy_request_buffering on;", "proxy_buffering on;",
+                      "client_body_timeout 10s;", "client_header_timeout 10s;",
+                      'proxy_set_header Connection "";', "proxy_http_version 1.1;"):
+        assert directive in nginx, directive
+    # nginx must give up on an idle upstream connection before Gunicorn closes it.
+    gunicorn_conf = (ROOT / "deploy" / "gunicorn.conf.py").read_text()
+    keepalive = int(re.search(r"^keepalive = (\d+)", gunicorn_conf, re.MULTILINE).group(1))
+    upstream = int(re.search(r"keepalive_timeout (\d+)s;", nginx).group(1))
+    assert upstream < keepalive
