@@ -11,7 +11,7 @@ DATA ?= ../shared/data/kos
 REGIONS := jakarta_pusat jakarta_selatan jakarta_utara yogyakarta
 export HOST PORT
 
-.PHONY: help install system-deps run test e2e fuzz lint bench capacity validate train lock compare promote rollback retire reload compose-up compose-down
+.PHONY: help install system-deps run test drills e2e fuzz lint bench capacity validate train lock compare promote rollback retire reload compose-up compose-down
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -42,8 +42,12 @@ run: install ## Serve the shipped models with Gunicorn on $HOST:$PORT
 TEST_ENV := env -u PROMETHEUS_MULTIPROC_DIR
 
 test: install system-deps ## Run the whole test suite, then the end-to-end tests (make e2e)
-	$(TEST_ENV) $(BIN)/pytest -m "not e2e"
+	$(TEST_ENV) $(BIN)/pytest -m "not e2e and not drill"
 	@$(MAKE) --no-print-directory e2e
+
+# Drills: long operational rehearsals under load (a CPU hog on one core), beyond `make test`.
+drills: install system-deps ## Operational drills under a CPU hog (10 promote + reload cycles, zero failed requests)
+	$(TEST_ENV) $(BIN)/pytest -m drill -s tests
 
 e2e: install system-deps ## End-to-end: a real Prometheus scrapes a real multi-worker Gunicorn
 	$(TEST_ENV) $(BIN)/pytest -m e2e tests/e2e

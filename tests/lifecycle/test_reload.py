@@ -12,108 +12,33 @@ the slowest request under 1 s, no failure in about 2,000 requests; `make reload`
 from __future__ import annotations
 
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pytest
 import requests
 
 from tests.factories import LISTING
 from tests.lifecycle.conftest import REGION, kosprice_env, make_reload, production_like
-from tests.servers import gunicorn, wait_until
+from tests.load import SWITCH_BOUND, SteadyLoad, reload_drill, switch_over
+from tests.servers import cpu_hog, gunicorn, wait_until
 
 pytestmark = pytest.mark.gunicorn
-
-SWITCH_BOUND = 10.0
-"""Seconds from the HUP until the last response from an old worker (documented bound)."""
-THREADS = 4
-MAX_REQUESTS = 20_000
-MAX_SECONDS = 120
-
-
-@dataclass(frozen=True)
-class Outcome:
-    sent: float
-    done: float
-    status: int | None
-    version: str | None
-    error: str | None = None
-
-
-class SteadyLoad:
-    """Threads posting predictions back to back until stopped (bounded in count and time)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.outcomes: list[Outcome] = []
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(THREADS)]
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + MAX_SECONDS
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            sent = time.monotonic()
-            try:
-                response = requests.post(self.url, json=LISTING, timeout=30)
-                outcome = Outcome(sent, time.monotonic(), response.status_code,
-                                  response.json().get("model_version"))
-            except (requests.RequestException, ValueError) as exc:
-                outcome = Outcome(sent, time.monotonic(), None, None, repr(exc))
-            with self._lock:
-                self.outcomes.append(outcome)
-                if len(self.outcomes) >= MAX_REQUESTS:
-                    self._stop.set()
-
-    def __enter__(self) -> SteadyLoad:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(60)
-
-    def snapshot(self) -> list[Outcome]:
-        with self._lock:
-            return list(self.outcomes)
-
-    def served(self, version: str) -> bool:
-        return any(o.version == version for o in self.snapshot())
-
-
-def switch_over(load: SteadyLoad, settings, old: str, new: str) -> dict[str, float]:
-    """Reload, keep the load on until the new version serves, and measure the switch."""
-    started = time.monotonic()
-    result = make_reload(settings)
-    hup = time.monotonic()
-    assert result.returncode == 0, result.stderr
-    wait_until(lambda: load.served(new), timeout=60, what=f"{new} to serve")
-    time.sleep(1.5)  # keep the load on after the switch, to catch any stray old worker
-    after = [o for o in load.snapshot() if o.done >= hup]
-    last_old = max((o.done for o in after if o.version == old), default=hup)
-    first_new = min(o.done for o in after if o.version == new)
-    newest = [o.version for o in after if o.sent > last_old]
-    assert set(newest) == {new}
-    return {"make_reload": round(hup - started, 2), "last_old": round(last_old - hup, 2),
-            "first_new": round(first_new - hup, 2),
-            "slowest": round(max(o.done - o.sent for o in after), 2)}
 
 
 def test_promote_and_rollback_switch_over_without_a_failed_request(
         cli, lifecycle, settings, tmp_path):
+    """The quick drill (`make drills` runs 10 promote cycles): 4 kept-alive connections, a
+    CPU hog on one core, a promotion and a rollback, each served by `make reload`."""
     version = cli.train(production_like(tmp_path, shift=600_000))
-    with gunicorn(tmp_path, kosprice_env(settings), workers=2) as server:
+    with gunicorn(tmp_path, kosprice_env(settings), workers=2) as server, cpu_hog():
         with SteadyLoad(f"{server.url}/predict/{REGION}") as load:
             wait_until(lambda: load.served("v1.0.0"), what="load to start")
             time.sleep(0.5)
             lifecycle.promote(REGION, version, approved_by="Ana", reason="lower MAE")
-            promoted = switch_over(load, settings, "v1.0.0", version)
+            promoted = switch_over(load, lambda: make_reload(settings), "v1.0.0", version)
             lifecycle.rollback(REGION, approved_by="Budi", reason="regression")
-            rolled_back = switch_over(load, settings, version, "v1.0.0")
+            rolled_back = switch_over(load, lambda: make_reload(settings), version, "v1.0.0")
         outcomes = load.snapshot()
 
     failures = [o for o in outcomes if o.status != 200]
@@ -147,3 +72,27 @@ def test_reload_refuses_invalid_models_and_keeps_serving(settings, tmp_path):
         assert server.process.poll() is None
         response = requests.post(f"{server.url}/predict/{REGION}", json=LISTING, timeout=10)
         assert response.status_code == 200 and response.json()["model_version"] == "v1.0.0"
+
+
+DRILL_CYCLES = 10
+
+
+@pytest.mark.drill
+def test_reload_drill_ten_promotions_without_a_failed_request(cli, lifecycle, settings,
+                                                              tmp_path):
+    """`make drills`: 10 consecutive train + promote + `make reload` cycles under 4 kept-alive
+    connections sending steadily, with a CPU hog on one core: zero failed or reset requests."""
+    with gunicorn(tmp_path, kosprice_env(settings), workers=2) as server, cpu_hog():
+        drill = reload_drill(
+            server, cli, lifecycle, lambda: make_reload(settings),
+            lambda cycle: production_like(tmp_path, f"cycle-{cycle}.csv",
+                                          shift=50_000 * (cycle + 1)),
+            REGION, DRILL_CYCLES)
+        output = server.output()
+    print(f"\nreload drill: {DRILL_CYCLES} cycles, {drill['sent']} requests, "
+          f"{len(drill['failed'])} failed; switches {drill['switches']}")
+    assert drill["failed"] == []
+    assert len(drill["switches"]) == DRILL_CYCLES
+    assert all(s["last_old"] <= SWITCH_BOUND and s["first_new"] <= SWITCH_BOUND
+               for s in drill["switches"])
+    assert "Worker failed to boot" not in output and "could not start" not in output
