@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -100,6 +101,25 @@ class Gunicorn:
         booted = {record.get("pid") for record in self.records()
                   if record.get("event") == "worker ready"}
         return [pid for pid in self.worker_pids() if pid in booted]
+
+    @contextmanager
+    def only(self, pid: int):
+        """Let only worker `pid` accept connections: the others are paused (SIGSTOP), so new
+        connections wait in the shared listen backlog for it. Keep it short: a paused worker
+        misses its heartbeats, and the master kills it after `timeout` (30 s)."""
+        paused = [other for other in self.worker_pids() if other != pid]
+        for other in paused:
+            os.kill(other, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for other in paused:
+                os.kill(other, signal.SIGCONT)
+
+    def served_by(self, method: str) -> set[int]:
+        """PIDs of the workers whose access lines show `method` requests (/ready aside)."""
+        return {r["pid"] for r in self.records() if r.get("event") == "access"
+                and r.get("method") == method and r.get("path") != "/ready"}
 
     def records(self) -> list[dict]:
         """The JSON lines Gunicorn and the app wrote so far."""
