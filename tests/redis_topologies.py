@@ -152,7 +152,9 @@ class LocalSentinel:
         return answers.pop() if len(answers) == 1 else None
 
     def current_primary(self) -> RedisProcess:
-        address = self.master_address()
+        """The server the sentinels agree is primary (waiting while they disagree)."""
+        address = wait_until(self.master_address, timeout=30, interval=0.05,
+                             what="the sentinels to agree on a primary")
         return next(s for s in self.servers if s.address == address)
 
     def settled(self) -> bool:
