@@ -12,6 +12,7 @@ from kosprice.api import (
     observation,
     openapi,
     prometheus,
+    ratelimit,
     services,
     views,
 )
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, *, registry: ModelRegistry | No
     context.init_app(app)
     access.init_app(app, settings)
     hardening.init_app(app)
+    ratelimit.init_app(app, settings)
     errors.init_app(app)
     observation.init_app(app)
     app.register_blueprint(views.bp)

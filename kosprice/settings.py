@@ -154,6 +154,19 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
+def _rate_limit(raw: str) -> str | None:
+    """Check a limit such as `120/minute;2000/hour` (limits' notation); empty: no limit."""
+    if not raw:
+        return None
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ValueError("must look like 120/minute or 10/second;1000/hour") from None
+    return raw
+
+
 def setting(env: str, default: Any, parse: Callable[[str], Any], doc: str,
             secret: bool = False) -> Any:
     metadata = {"env": PREFIX + env, "parse": parse, "doc": doc, "default": default}
@@ -225,6 +238,14 @@ class Settings:
     cors_origins: tuple = setting(
         "CORS_ORIGINS", (), _origins,
         "Comma-separated origins whose web pages may call the API (CORS); none by default")
+    rate_limit: str | None = setting(
+        "RATE_LIMIT", None, _rate_limit,
+        "Per-client limit on the prediction routes, e.g. 120/minute;2000/hour (429 over it); "
+        "unset: no limit")
+    trusted_proxies: int = setting(
+        "TRUSTED_PROXIES", 0, _non_negative_int,
+        "Proxies in front whose X-Forwarded-For entries name the client (0: the header is "
+        "ignored)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -109,6 +109,10 @@ def test_api_environment_defaults_are_valid_settings():
     settings = Settings.from_env(env)
     assert settings.workers == 0 and settings.price_limits == {}
     assert settings.redis_url == "redis://redis:6379/0"
+    # The stack limits each client (off in development), and trusts its one nginx for
+    # X-Forwarded-For.
+    assert settings.rate_limit == "120/minute" and settings.trusted_proxies == 1
+    assert settings.ops_token is None and settings.cors_origins == ()
 
 
 @pytest.mark.parametrize("name, value", [
