@@ -10,7 +10,6 @@ agree on every item the quick path accepts.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from functools import lru_cache
 
 from marshmallow import ValidationError
@@ -19,60 +18,52 @@ from kosprice.api.schemas import load_listing
 from kosprice.errors import BatchTooLargeError
 from kosprice.features import CATALOGUE
 
-Check = Callable[[object], object]
-_REFUSE = object()
-
-
-def _number(feature) -> Check:
-    low, high = feature.minimum, feature.maximum
-
-    def check(value):
-        if type(value) not in (int, float):
-            return _REFUSE
-        try:
-            number = float(value)
-        except OverflowError:
-            return _REFUSE
-        if not math.isfinite(number) or number > high or number < low or (
-                feature.exclusive_minimum and number == low):
-            return _REFUSE
-        return number
-
-    return check
-
-
-def _flag(value):
-    return int(value) if type(value) in (int, bool) and value in (0, 1) else _REFUSE
-
-
-def _category(feature) -> Check:
-    return lambda value: value if type(value) is str and value in feature.choices else _REFUSE
+_FLAG, _CATEGORY, _NUMBER = 0, 1, 2
 
 
 @lru_cache(maxsize=64)
-def _checks(used_features: tuple[str, ...]) -> tuple[dict[str, Check], frozenset[str]]:
-    checks = {}
-    for feature in CATALOGUE:
-        if feature.derived:
-            continue
-        checks[feature.name] = (_flag if feature.kind == "flag" else _category(feature)
-                                if feature.kind == "category" else _number(feature))
-    return checks, frozenset(name for name in used_features if name in checks)
+def _specs(used_features: tuple[str, ...]) -> tuple[dict[str, tuple], frozenset[str]]:
+    """Per input feature (kind, low, high, exclusive minimum, choices); the required ones."""
+    specs = {}
+    for f in CATALOGUE:
+        if not f.derived:
+            kind = {"flag": _FLAG, "category": _CATEGORY}.get(f.kind, _NUMBER)
+            low = -math.inf if f.minimum is None else f.minimum
+            high = math.inf if f.maximum is None else f.maximum
+            specs[f.name] = (kind, low, high, f.exclusive_minimum, f.choices)
+    return specs, frozenset(name for name in used_features if name in specs)
 
 
 def quick_listing(payload: object, used_features: tuple[str, ...]) -> dict | None:
     """The listing schema's result for a plainly valid listing; None when unsure."""
-    checks, required = _checks(used_features)
+    specs, required = _specs(used_features)
     if type(payload) is not dict or not required.issubset(payload):
         return None
     listing = {}
     for name, value in payload.items():
-        check = checks.get(name)
-        if check is None:
+        spec = specs.get(name)
+        if spec is None:
             return None
-        listing[name] = checked = check(value)
-        if checked is _REFUSE:
-            return None
+        kind, kind_of_value = spec[0], type(value)
+        if kind == _FLAG:  # 0/1, or JSON true/false
+            if (kind_of_value is not int and kind_of_value is not bool) or value not in (0, 1):
+                return None
+            listing[name] = int(value)
+        elif kind == _CATEGORY:
+            if kind_of_value is not str or value not in spec[4]:
+                return None
+            listing[name] = value
+        else:  # a JSON number, finite, within the bounds
+            if kind_of_value is not float and kind_of_value is not int:
+                return None
+            try:
+                number = float(value)
+            except OverflowError:
+                return None
+            low, high = spec[1], spec[2]
+            if not (low <= number <= high) or (spec[3] and number == low):
+                return None  # NaN fails the comparison too; inf is above any bound
+            listing[name] = number
     return listing
 
 

@@ -40,7 +40,7 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-from kosprice.features import derive
+from kosprice.features import AMENITY_FLAGS, FEATURES
 from kosprice.ml.forest import FlatForest
 
 SMALL_BATCH = 32
@@ -125,8 +125,16 @@ class Encoder:
             is_onehot = type(step) is OneHotEncoder
             self.blocks.append(_onehot_block(step, inputs) if is_onehot
                                else _affine_block(step, inputs))
-        self.numeric = tuple(dict.fromkeys(
-            c for b in self.blocks if b.kind == "affine" for c in b.inputs))
+        # Numbers are read straight from the listings; amenities_count is derived as
+        # features.derive does (the model's own amenity flags, summed), but for all rows at once.
+        derived = [f for f in self.features if FEATURES[f].derived]
+        if derived not in ([], ["amenities_count"]):
+            raise Unsupported(f"derived feature(s) {derived}")
+        self.given = tuple(f for f in self.features
+                           if not FEATURES[f].derived and FEATURES[f].kind != "category")
+        self.amenities = np.array([i for i, f in enumerate(self.given) if f in AMENITY_FLAGS],
+                                  dtype=np.intp) if derived else None
+        self.numeric = (*self.given, *derived)
         position = {c: i for i, c in enumerate(self.numeric)}
         self._columns = [np.array([position[c] for c in b.inputs], dtype=np.intp)
                          if b.kind == "affine" else None for b in self.blocks]
@@ -135,15 +143,17 @@ class Encoder:
 
     def encode(self, listings: Sequence[Mapping[str, object]]) -> np.ndarray:
         """Return the float64 matrix the Pipeline's regressor would receive."""
-        rows = [derive(listing, self.features) for listing in listings]
-        numbers = np.array([[row[c] for c in self.numeric] for row in rows],
-                           dtype=np.float64).reshape(len(rows), len(self.numeric))
+        given = self.given
+        numbers = np.empty((len(listings), len(self.numeric)), dtype=np.float64)
+        numbers[:, :len(given)] = [[listing[c] for c in given] for listing in listings]
+        if self.amenities is not None:
+            numbers[:, -1] = numbers[:, self.amenities].sum(axis=1)
         parts = []
         for block, columns in zip(self.blocks, self._columns, strict=True):
             if block.kind == "affine":
                 parts.append(_affine(block, numbers[:, columns]))
             else:
-                parts.append(_onehot(block, rows))
+                parts.append(_onehot(block, listings))
         return np.hstack(parts) if len(parts) > 1 else parts[0]
 
 
@@ -162,7 +172,7 @@ def _affine(block: Block, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _onehot(block: Block, rows: list[dict]) -> np.ndarray:
+def _onehot(block: Block, rows: Sequence[Mapping[str, object]]) -> np.ndarray:
     widths = [len(codes) for codes in block.codes]
     out = np.zeros((len(rows), sum(widths)), dtype=np.float64)
     start = 0
