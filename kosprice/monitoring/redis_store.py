@@ -32,10 +32,7 @@ from kosprice.monitoring.store import (
     RegionState,
 )
 
-_RECORD = """
-local counters, window, latency, anomalies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local drift, drift_window = KEYS[5], KEYS[6]
-local size, history, drift_size = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[9])
+_DRIFT = """
 local function count_slots(delta, entry, by)
   local version, slots = string.match(entry, '^(.*)|([^|]*)$')
   local n, i = version .. '|n', 0
@@ -48,6 +45,31 @@ local function count_slots(delta, entry, by)
     i = i + 1
   end
 end
+-- Push entries ('version|slots') into the drift window, take the oldest beyond its size
+-- off the counts, and move each count by its net change only: the predictions leaving the
+-- window share most slots with those entering, and those counts do not move.
+local function record_drift(drift, drift_window, size, entries)
+  local delta, length = {}, 0
+  for i = 1, #entries, 500 do
+    length = redis.call('LPUSH', drift_window, unpack(entries, i, math.min(i + 499, #entries)))
+  end
+  for _, entry in ipairs(entries) do count_slots(delta, entry, 1) end
+  if length > size then
+    for _, gone in ipairs(redis.call('RPOP', drift_window, length - size)) do
+      count_slots(delta, gone, -1)
+    end
+  end
+  for field, by in pairs(delta) do
+    if by ~= 0 and redis.call('HINCRBY', drift, field, by) <= 0 then
+      redis.call('HDEL', drift, field)
+    end
+  end
+end
+"""
+
+_RECORD = _DRIFT + """
+local counters, window, latency, anomalies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local size, history = tonumber(ARGV[1]), tonumber(ARGV[2])
 redis.call('HINCRBY', counters, 'requests', 1)
 if tonumber(ARGV[4]) >= 400 then redis.call('HINCRBY', counters, 'errors', 1) end
 redis.call('LPUSH', latency, ARGV[5] .. '|' .. ARGV[4])
@@ -59,20 +81,7 @@ if ARGV[6] ~= '' then
   redis.call('LPUSH', window, ARGV[6] .. '|' .. ARGV[7])
   redis.call('LTRIM', window, 0, size - 1)
   if ARGV[10] ~= '' then
-    -- Net changes only: the prediction leaving the window often shares most of its slots
-    -- with the one entering, and those counts do not move.
-    local entry, delta = ARGV[7] .. '|' .. ARGV[10], {}
-    local length = redis.call('LPUSH', drift_window, entry)
-    count_slots(delta, entry, 1)
-    while length > drift_size do
-      count_slots(delta, redis.call('RPOP', drift_window), -1)
-      length = length - 1
-    end
-    for field, by in pairs(delta) do
-      if by ~= 0 and redis.call('HINCRBY', drift, field, by) <= 0 then
-        redis.call('HDEL', drift, field)
-      end
-    end
+    record_drift(KEYS[5], KEYS[6], tonumber(ARGV[9]), {ARGV[7] .. '|' .. ARGV[10]})
   end
   if ARGV[8] ~= '' then
     redis.call('HINCRBY', counters, 'anomalous', 1)

@@ -160,7 +160,7 @@ class SqliteStore(MonitorStore):
                 self._put(o.region, "window", count, self.window_size,
                           f"{o.price!r}|{o.model_version}")
                 if o.drift:
-                    self._record_drift(o.region, o.model_version, o.drift)
+                    self._record_drift(o.region, [(o.model_version, o.drift)])
                 if o.anomalies:
                     anomalous = self._increment(o.region, "anomalous")
                     for kind in o.anomalies:
@@ -177,17 +177,23 @@ class SqliteStore(MonitorStore):
         return [f"{version}|n"] + [f"{version}|{i}|{slot}"
                                    for i, slot in enumerate(slots.split(",")) if slot != "-"]
 
-    def _record_drift(self, region: str, version: str, slots: str) -> None:
-        """Count a prediction's slots; take off those of the predictions leaving the window
-        (net changes only: the leaving and the entering prediction share most slots)."""
-        db, seq = self.db, self._increment(region, "drift_seq")
-        db.execute("INSERT INTO drift_window VALUES (?, ?, ?, ?)", (region, seq, version, slots))
-        delta = Counter(self._slot_names(version, slots))
+    def _record_drift(self, region: str, entries: list[tuple[str, str]]) -> None:
+        """Count predictions' slots (version, slots); take off those of the predictions
+        leaving the window, moving each count by its net change only (the leaving and the
+        entering predictions share most slots)."""
+        db = self.db
+        last = self._increment(region, "drift_seq", len(entries))
+        db.executemany("INSERT INTO drift_window VALUES (?, ?, ?, ?)",
+                       [(region, seq, version, slots)
+                        for seq, (version, slots) in enumerate(entries, last - len(entries) + 1)])
+        delta: Counter[str] = Counter()
+        for version, slots in entries:
+            delta.update(self._slot_names(version, slots))
         leaving = db.execute("DELETE FROM drift_window WHERE region = ? AND seq <= ? "
                              "RETURNING version, slots",
-                             (region, seq - self.drift_window)).fetchall()
-        for old_version, old_slots in leaving:
-            delta.subtract(self._slot_names(old_version, old_slots))
+                             (region, last - self.drift_window)).fetchall()
+        for version, slots in leaving:
+            delta.subtract(self._slot_names(version, slots))
         db.executemany(_COUNT_SLOT, [(region, name, by) for name, by in delta.items() if by])
         if leaving:
             db.execute("DELETE FROM drift WHERE region = ? AND value <= 0", (region,))
