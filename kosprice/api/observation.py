@@ -45,6 +45,8 @@ class BatchState:
     items: int = 0
     prices: tuple[float, ...] = ()
     anomalies: tuple[tuple[str, ...], ...] = ()
+    drift: tuple[str | None, ...] = ()
+    """Each price's reference-bin slots (`DriftReference.encode`)."""
     model_latency: float | None = None
 
 
@@ -70,7 +72,7 @@ def _observe_batch(state: BatchState, response: Response, latency_ms: float) -> 
             region=state.region, request_id=current_request_id(), timestamp=time.time(),
             status=response.status_code, latency_ms=latency_ms,
             model_version=state.model_version, prices=state.prices,
-            anomalies=state.anomalies), state.model_latency)
+            anomalies=state.anomalies, drift=state.drift), state.model_latency)
 
 
 def start_prediction(region: str) -> PredictionState:

@@ -83,10 +83,12 @@ def predict(region: str):
     row = derive(listing, model.features)
     priced = price_listing(raw, row, model.metadata,
                            options.get(INTERVAL_LEVEL, DEFAULT_LEVEL), options.get(OFFERED_PRICE))
-    state.predicted_price = price = priced.predicted_price
+    state.predicted_price = priced.predicted_price
     # Anomalies judge what the model said, before any clamp to the training prices.
     state.anomalies = services().anomaly_rules(model).classify(raw)
-    state.drift = services().drift_reference(model).encode(row, price)
+    # Drift bins the model's own output, as its prediction reference does (not the rounded
+    # or bounded price the client gets).
+    state.drift = services().drift_reference(model).encode(row, raw)
     return jsonify(region=region, **priced.as_dict(), model_version=version,
                    request_id=current_request_id())
 
@@ -124,6 +126,10 @@ def predict_batch(region: str):
     rules = services().anomaly_rules(model)
     state.prices = tuple(p.predicted_price for p in priced)
     state.anomalies = tuple(rules.classify(p) for p in raw)
+    # Drift bins the model's own output, as its prediction reference does.
+    reference = services().drift_reference(model)
+    state.drift = tuple(reference.encode(derive(listing, model.features), price)
+                        for price, (_, listing, _) in zip(raw, split, strict=True))
     results: list[dict] = [{}] * state.items
     for (index, _, _), item in zip(split, priced, strict=True):
         results[index] = {"index": index, **item.as_dict()}

@@ -94,7 +94,7 @@ return 1
 """
 
 
-_RECORD_BATCH = """
+_RECORD_BATCH = _DRIFT + """
 local counters, window, latency, anomalies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local size, history = tonumber(ARGV[1]), tonumber(ARGV[2])
 local stamp, status, version = ARGV[3], ARGV[4], ARGV[6]
@@ -107,6 +107,11 @@ for price in string.gmatch(ARGV[7], '%S+') do prices[#prices + 1] = price .. '|'
 if #prices == 0 then return 1 end
 redis.call('HINCRBY', counters, 'predictions', #prices)
 redis.call('HINCRBY', counters, 'v:' .. version, #prices)
+if ARGV[10] ~= '' then
+  local entries = {}
+  for entry in string.gmatch(ARGV[10], '%S+') do entries[#entries + 1] = entry end
+  record_drift(KEYS[5], KEYS[6], tonumber(ARGV[9]), entries)
+end
 redis.call('HSET', counters, 'last', stamp)
 for i = 1, #prices, 500 do
   redis.call('LPUSH', window, unpack(prices, i, math.min(i + 499, #prices)))
@@ -214,8 +219,10 @@ class RedisStore(MonitorStore):
         found = [[b.anomaly_record(i), list(b.anomalies[i])] for i in b.anomalous()]
         args = [self.window_size, self.anomaly_history, repr(b.timestamp), b.status,
                 repr(round(b.latency_ms, 3)), b.model_version or "",
-                " ".join(map(repr, b.prices)), json.dumps(found)]
-        self._batch_script(keys=self.keys(b.region), args=args, client=client)
+                " ".join(map(repr, b.prices)), json.dumps(found),
+                self.drift_window, " ".join(b.drift_entries())]
+        self._batch_script(keys=[*self.keys(b.region), *self.drift_keys(b.region)], args=args,
+                           client=client)
 
     def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
         counters_key, *ring_keys = self.keys(region)

@@ -220,6 +220,9 @@ class SqliteStore(MonitorStore):
                     (b.region, "window", seq % self.window_size, seq,
                      f"{price!r}|{b.model_version}")
                     for seq, price in enumerate(b.prices, first)])
+                drift = [(b.model_version, slots) for slots in b.drift if slots]
+                if drift:
+                    self._record_drift(b.region, drift)
                 anomalous = b.anomalous()
                 if anomalous:
                     last = self._increment(b.region, "anomalous", len(anomalous))

@@ -54,6 +54,12 @@ class BatchObservation:
     prices: tuple[float, ...] = ()
     anomalies: tuple[tuple[str, ...], ...] = ()
     """Kinds of anomaly of each price (same length as prices; empty tuples when normal)."""
+    drift: tuple[str | None, ...] = ()
+    """Each price's reference-bin slots (`DriftReference.encode`); None or absent: none."""
+
+    def drift_entries(self) -> list[str]:
+        """`version|slots` of each prediction that has slots, in order."""
+        return [f"{self.model_version}|{slots}" for slots in self.drift if slots]
 
     def anomaly_record(self, index: int) -> str:
         """The anomaly entry of prediction `index`: its request id is `{request_id}#{index}`."""

@@ -9,6 +9,7 @@ The yogyakarta model here is trained on 2,000 synthetic listings, so its referen
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 
 import pytest
 import redis
@@ -93,6 +94,37 @@ def test_shifted_traffic_over_http_is_flagged_on_the_shifted_feature_only(
 
 
 @pytest.mark.parametrize("kind", [pytest.param("redis", marks=pytest.mark.redis), "sqlite"])
+def test_a_shifted_batch_is_flagged_and_counts_each_listing_in_its_bins(
+        kind, drift_models, tmp_path, request):
+    store = ({"redis_url": request.getfixturevalue("redis_url"),
+              "store_prefix": request.getfixturevalue("store_prefix")} if kind == "redis"
+             else {"state_dir": tmp_path / "state"})
+    settings = Settings.from_env({}, models_dir=drift_models, log_dir=tmp_path / "logs",
+                                 drift_window=LIVE, drift_min_sample=LIVE, **store)
+    client = create_app(settings).test_client()
+    shifted = listings(LIVE, seed=3, shift_km=6.0)  # the listings of the HTTP test above
+    invalid = {**shifted[0], "luas_kamar": -1}
+    response = client.post(f"/predict/{REGION}/batch", json={"listings": [*shifted, invalid]})
+    assert response.status_code == 200, response.json
+    assert response.json["rejected"] == 1
+    report = client.get(f"/drift-monitor/{REGION}").json
+    assert report["window"]["predictions"] == LIVE
+    assert_only_the_shifted_feature_drifts(report)
+
+    # The same numbers as binning each listing and the model's output by hand.
+    model = ModelRegistry.load(drift_models).get(REGION)
+    reference = DriftReference.from_metadata(model.metadata)
+    rows = predictor.model_frame(shifted, model.features).to_dict("records")
+    prices = predictor.predict(model, shifted)
+    counts: Counter[tuple[int, int]] = Counter()
+    for row, price in zip(rows, prices, strict=True):
+        counts.update(enumerate(int(slot) for slot in reference.encode(row, price).split(",")))
+    by_hand = reference.report(LIVE, counts, min_sample=LIVE)
+    assert report["features"] == by_hand["features"]
+    assert report[PREDICTED_PRICE] == by_hand[PREDICTED_PRICE]
+
+
+@pytest.mark.parametrize("kind", [pytest.param("redis", marks=pytest.mark.redis), "sqlite"])
 def test_a_drift_that_ends_stops_being_flagged(kind, drift_models, tmp_path, request):
     """Normal, then shifted, then normal traffic again, recorded the way the app records it."""
     store = make_store(kind, request, tmp_path)
@@ -119,7 +151,7 @@ def test_a_drift_that_ends_stops_being_flagged(kind, drift_models, tmp_path, req
 
 
 @pytest.mark.redis
-def test_a_prediction_is_still_one_round_trip(drift_models, tmp_path):
+def test_a_prediction_or_a_batch_is_still_one_round_trip(drift_models, tmp_path):
     """Redis' MONITOR on a server of the test's own sees every command the app sends, and
     tells those a script ran (client "lua") apart."""
     require_binary("redis-server", "redis-server")
@@ -129,20 +161,23 @@ def test_a_prediction_is_still_one_round_trip(drift_models, tmp_path):
                                      redis_url=server.url)
         client = create_app(settings).test_client()
         sent = listings(10, seed=7)
-        client.post(f"/predict/{REGION}", json=sent[0])  # loads the script once
+        client.post(f"/predict/{REGION}", json=sent[0])  # loads the scripts once
+        client.post(f"/predict/{REGION}/batch", json={"listings": sent[:1]})
         other = redis.Redis.from_url(server.url)
         other.ping()  # connected before MONITOR starts: its handshake is not counted
         with redis.Redis.from_url(server.url).monitor() as monitor:
             for listing in sent:
                 assert client.post(f"/predict/{REGION}", json=listing).status_code == 200
+            batch = client.post(f"/predict/{REGION}/batch", json={"listings": sent})
+            assert batch.status_code == 200
             other.echo("end of predictions")
             seen = []
             while not (seen and seen[-1]["command"].startswith("ECHO")):
                 seen.append(monitor.next_command())  # blocks: the marker is on its way
         sent_by_clients = [c["command"].split()[0] for c in seen[:-1]
                            if c["client_type"] != "lua"]
-        assert sent_by_clients == ["EVALSHA"] * len(sent)
+        assert sent_by_clients == ["EVALSHA"] * (len(sent) + 1)  # the batch: one more
         drift = other.hgetall(f"kosprice:{{{REGION}}}:drift")
-        assert int(drift[b"v1.0.0|n"]) == len(sent) + 1
+        assert int(drift[b"v1.0.0|n"]) == 2 * len(sent) + 2
     finally:
         server.stop()
