@@ -97,6 +97,7 @@ def make_down_store(kind: str, tmp_path):
     if kind in endpoint:
         return RedisStore(endpoint[kind], "kosprice-test-down", 10, 5, timeout=1.0)
     store = SqliteStore(tmp_path / "monitor.sqlite3", 10, 5)
+    tmp_path.mkdir(parents=True, exist_ok=True)  # the store creates it only when it migrates
     for leftover in tmp_path.glob("monitor.sqlite3*"):
         leftover.unlink()
     (tmp_path / "monitor.sqlite3").write_bytes(b"not a database " * 512)
