@@ -212,7 +212,7 @@ class Settings:
                                        "Sentinel mode: the monitored primary's name")
     redis_password: str | None = setting("REDIS_PASSWORD", None, _optional_str,
                                          "Password of the Redis servers (not the sentinels); "
-                                         "a password in REDIS_URL wins")
+                                         "a password in REDIS_URL wins", secret=True)
     state_dir: Path = setting("STATE_DIR", Path("state"), _path,
                               "Embedded store's directory (used when REDIS_URL is unset)")
     store_prefix: str = setting("STORE_PREFIX", "kosprice", str, "Key prefix in the store")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from redis.backoff import NoBackoff
@@ -144,7 +144,7 @@ class RedisEndpoint:
     url: str | None = None
     nodes: tuple[tuple[str, int], ...] = ()
     master: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
 
     def connect(self, timeout: float) -> redis.Redis | RedisCluster:
         """A client whose every call gives up after `timeout` seconds (fail open)."""
