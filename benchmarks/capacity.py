@@ -8,18 +8,21 @@
    over: a worker with a core of its own), and the resident memory (RSS) of the master and
    the worker once every region has answered.
 2. Redis memory per region: a store filled to its window at the default settings
-   (KOSPRICE_WINDOW_SIZE predictions and latencies, KOSPRICE_ANOMALY_HISTORY anomalies),
+   (KOSPRICE_WINDOW_SIZE predictions and latencies, KOSPRICE_ANOMALY_HISTORY anomalies,
+   KOSPRICE_DRIFT_WINDOW drift entries copied from a prediction the server recorded),
    measured with MEMORY USAGE on each key; and the server's CPU time per recording script
    (INFO commandstats, which other clients of the same server may blur a little).
 
-Needs a Redis: REDIS_URL (default redis://127.0.0.1:6379/0); keys go under a fresh prefix
-that is deleted afterwards. The machine may be shared: throughput is only indicative.
+Starts a private redis-server (Debian's `redis-server`) so no other client blurs the
+server-side numbers. The machine may be shared: the wall-clock rate is only indicative.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -97,60 +100,89 @@ def evalsha_stats(client: redis.Redis) -> tuple[int, int]:
     return stats["calls"], stats["usec"]
 
 
-def fill_one_region(redis_url: str, prefix: str) -> tuple[int, float, float]:
-    """Record a full window into one region; return its bytes, the server's microseconds
-    per recording script, and the client's recordings per second (one connection)."""
+def fill_one_region(redis_url: str, prefix: str, drift: str | None) -> tuple[int, float, float]:
+    """Record a full window into one region (with `drift`, a real prediction's drift
+    slots); return its bytes, the server's microseconds per recording script, and the
+    client's recordings per second (one connection)."""
     defaults = Settings.from_env({})
     store = RedisStore(redis_url, prefix, defaults.window_size, defaults.anomaly_history,
-                       timeout=5.0)
+                       timeout=5.0, drift_window=defaults.drift_window)
     region = REGIONS[0]
     calls_before, usec_before = evalsha_stats(store.client)
     started = time.perf_counter()
-    for i in range(defaults.window_size):  # fill every ring; an anomaly every 50th
+    count = max(defaults.window_size, defaults.drift_window)
+    for i in range(count):  # fill every ring; an anomaly every 50th
         anomalies = ("iqr_outlier",) if i % 50 == 0 else ()
         store.record(Observation(region, str(uuid.uuid4()), time.time(), 200,
-                                 3.0 + (i % 97) / 10, "v1.0.0", 1_234_567.89 + i, anomalies))
-    rate = defaults.window_size / (time.perf_counter() - started)
+                                 3.0 + (i % 97) / 10, "v1.0.0", 1_234_567.89 + i, anomalies,
+                                 drift=drift))
+    rate = count / (time.perf_counter() - started)
     calls, usec = evalsha_stats(store.client)
     client = store.client
-    size = sum(client.memory_usage(key, samples=0) or 0 for key in store.keys(region))
+    keys = [*store.keys(region), *store.drift_keys(region)]
+    size = sum(client.memory_usage(key, samples=0) or 0 for key in keys)
     return size, (usec - usec_before) / max(1, calls - calls_before), rate
+
+
+def private_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
+    binary = shutil.which("redis-server")
+    if not binary:
+        raise SystemExit("redis-server is not installed (Debian package redis-server)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save",
+                                "", "--appendonly", "no", "--dir", str(tmp)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            redis.Redis.from_url(url).ping()
+            return process, url
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    raise SystemExit("redis-server did not start")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     prefix = f"kosprice-capacity-{uuid.uuid4().hex[:8]}"
-    client = redis.Redis.from_url(redis_url)
+    with tempfile.TemporaryDirectory() as tmp:
+        redis_process, redis_url = private_redis(Path(tmp))
+        try:
+            measure(Path(tmp), redis_url, prefix, args.seconds)
+        finally:
+            redis_process.terminate()
+            redis_process.wait(30)
+
+
+def measure(tmp: Path, redis_url: str, prefix: str, seconds: float) -> None:
+    process, url = serve(tmp, redis_url, prefix)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            process, url = serve(Path(tmp), redis_url, prefix)
-            try:
-                throughput(url, 1.0)  # every region answers once: models and pools loaded
-                worker = psutil.Process(process.pid).children()[0]
-                cpu_before = sum(worker.cpu_times()[:2])
-                rate = throughput(url, args.seconds)
-                cpu_share = (sum(worker.cpu_times()[:2]) - cpu_before) / args.seconds
-                master, workers = rss_mib(process)
-            finally:
-                process.terminate()
-                process.wait(60)
-        print(f"one sync worker, 2 client threads, Redis store: {rate:.0f} predictions/s "
-              f"using {cpu_share:.2f} of a CPU: {rate / cpu_share:.0f} per CPU-second "
-              f"({1000 * cpu_share / rate:.1f} ms of CPU per prediction)")
-        print(f"RSS: master {master:.0f} MiB, worker {', '.join(f'{w:.0f}' for w in workers)}"
-              " MiB")
-        per_region, usec, rate = fill_one_region(redis_url, f"{prefix}-fill")
-        print(f"Redis, one region filled to the default window: {per_region / 1024:.0f} KiB "
-              f"(x{len(REGIONS)} regions: {per_region * len(REGIONS) / 2**20:.2f} MiB)")
-        print(f"Recording script: {usec:.1f} us of Redis CPU per call (INFO commandstats); "
-              f"{rate:.0f} calls/s from one client connection")
+        throughput(url, 1.0)  # every region answers once: models and pools loaded
+        worker = psutil.Process(process.pid).children()[0]
+        cpu_before = sum(worker.cpu_times()[:2])
+        rate = throughput(url, seconds)
+        cpu_share = (sum(worker.cpu_times()[:2]) - cpu_before) / seconds
+        master, workers = rss_mib(process)
     finally:
-        keys = list(client.scan_iter(f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
+        process.terminate()
+        process.wait(60)
+    print(f"one Gunicorn worker, 2 client threads, Redis store: {rate:.0f} predictions/s "
+          f"using {cpu_share:.2f} of a CPU: {rate / cpu_share:.0f} per CPU-second "
+          f"({1000 * cpu_share / rate:.1f} ms of CPU per prediction)")
+    print(f"RSS: master {master:.0f} MiB, worker {', '.join(f'{w:.0f}' for w in workers)} MiB")
+    served = RedisStore(redis_url, prefix, 1, 1, timeout=5.0)
+    sample = served.client.lindex(served.drift_keys(REGIONS[0])[1], 0)
+    per_region, usec, calls = fill_one_region(redis_url, f"{prefix}-fill",
+                                              sample.decode() if sample else None)
+    print(f"Redis, one region filled to the default windows: {per_region / 1024:.0f} KiB "
+          f"(x{len(REGIONS)} regions: {per_region * len(REGIONS) / 2**20:.2f} MiB)")
+    print(f"Recording script: {usec:.1f} us of Redis CPU per call (INFO commandstats); "
+          f"{calls:.0f} calls/s from one client connection")
 
 
 if __name__ == "__main__":

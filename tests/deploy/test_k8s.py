@@ -23,8 +23,8 @@ K8S = ROOT / "deploy" / "k8s"
 BASE, OVERLAY = K8S / "base", K8S / "overlays" / "example"
 VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 GUNICORN_CONF = (ROOT / "deploy" / "gunicorn.conf.py").read_text()
-PENDING_SETTINGS = {"KOSPRICE_OPS_TOKEN", "KOSPRICE_SIGNING_KEY"}
-"""Settings the ops-token and signing work adds; drop them here once Settings has them."""
+PENDING_SETTINGS = {"KOSPRICE_SIGNING_KEY"}
+"""Settings the signing work adds; drop it here once Settings has it."""
 
 
 def load_all(text: str) -> list[dict]:
