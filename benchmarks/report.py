@@ -76,9 +76,9 @@ def stage_table(rows: list[dict]) -> str:
         lines.append(f"{row['region']:<16}{cells}"
                      f"{row['floor_sklearn'] / row['predict_fast']:>9.1f}x")
     lines.append(f"\n{'region':<16}{'engine':>8}{'build ms':>10}{'batch pred/s':>14}"
-                 f"{'validate/s':>12}")
+                 f"{'batch validate/s':>18}")
     for row in rows:
         lines.append(f"{row['region']:<16}{row['engine']:>8}{row['build_ms']:>10.0f}"
                      f"{row['batch_predictions_per_s']:>14,.0f}"
-                     f"{row['batch_validate_per_s']:>12,.0f}")
+                     f"{row['batch_validate_per_s']:>18,.0f}")
     return "\n".join(lines)

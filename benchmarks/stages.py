@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from kosprice import logging as kosprice_logging
+from kosprice.api.batch import load_batch
 from kosprice.api.schemas import load_listing
 from kosprice.app import create_app
 from kosprice.features import derive
@@ -105,9 +106,9 @@ def stages(models_dir: Path, redis_url: str | None, seconds: float,
                 row[name] = per_call_us(call, seconds)
             batch_us = per_call_us(lambda m=model: predictor.predict(m, batch), seconds * 3, 3)
             row["batch_predictions_per_s"] = batch_size / batch_us * 1e6
+            body = {"listings": batch}
             row["batch_validate_per_s"] = batch_size / per_call_us(
-                lambda f=features: [load_listing(dict(item), f) for item in batch],
-                seconds * 3, 3) * 1e6
+                lambda f=features, b=body: load_batch(b, f, len(batch)), seconds * 3, 3) * 1e6
             rows.append(row)
         kosprice_logging.configure("WARNING")
     return rows
