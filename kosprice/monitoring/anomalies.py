@@ -4,8 +4,9 @@ Defaults come from the training price distribution recorded in the model's metad
 - hard floor = half the lowest training price, hard ceiling = twice the highest
   (a prediction outside these is implausible for the region, whatever the listing);
   `KOSPRICE_PRICE_LIMITS` overrides them per region;
-- IQR fences = Q1 − 1.5·IQR … Q3 + 1.5·IQR of the training prices. At read time the
-  anomaly monitor also applies the fences of the live window once it holds ≥ 20 predictions.
+- IQR fences = Q1 − 1.5·IQR … Q3 + 1.5·IQR of the training prices. Once the live window
+  holds ≥ 20 predictions the anomaly monitor also reports how many fall outside them (never
+  fences of the window itself, which one client's flood could widen at will).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 
 from kosprice.errors import StoreUnavailableError
 from kosprice.logging import get_logger
-from kosprice.monitoring.anomalies import KINDS, MIN_LIVE_WINDOW, AnomalyRules, Fences
+from kosprice.monitoring.anomalies import KINDS, MIN_LIVE_WINDOW, AnomalyRules
 from kosprice.monitoring.drift import EPSILON, MODERATE, SIGNIFICANT, DriftReference
 from kosprice.monitoring.metrics import Metrics
 from kosprice.monitoring.stats import summarize
@@ -189,9 +189,12 @@ class Monitor:
         prices = [price for price, _ in state.window]
         live = None
         if len(prices) >= MIN_LIVE_WINDOW:
-            fences = Fences.of(prices)
-            live = {**fences.describe(), "window": len(prices),
-                    "outliers": sum(fences.outside(p) for p in prices)}
+            # The live window is judged against the training fences only: fences computed
+            # from the window itself would let one client's flood of extreme predictions
+            # widen them until nothing counts as an outlier.
+            outside = sum(rules.training.outside(p) for p in prices)
+            live = {"window": len(prices), "outside_training_fences": outside,
+                    "outside_rate": round(outside / len(prices), 6)}
         return {
             "region": region,
             "predictions": state.predictions,

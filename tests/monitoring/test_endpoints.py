@@ -93,3 +93,28 @@ def test_circuit_breaker_reopens_after_its_period():
     assert breaker.is_open
     now[0] += 0.2
     assert not breaker.is_open
+
+
+
+
+def test_a_flood_from_one_client_cannot_widen_the_fences(app, client):
+    """Fences come from the training prices only: extreme traffic is counted, not absorbed.
+
+    (Window fences made 60 predictions from one client the norm: −4.4M…5.3M.)
+    """
+    import time
+
+    from kosprice.monitoring.store import Observation
+
+    before = client.get("/anomaly-monitor/yogyakarta").json["iqr"]["training"]
+    version = client.get("/ready").json["models"]["yogyakarta"]
+    monitor = app.extensions["kosprice"].monitor
+    for i in range(60):  # what 60 requests from one client recorded, one extreme each
+        monitor.observe(Observation(
+            region="yogyakarta", request_id=f"flood-{i}", timestamp=time.time(), status=200,
+            latency_ms=1.0, model_version=version, price=(-4.4e6, 5.3e7)[i % 2]))
+    report = client.get("/anomaly-monitor/yogyakarta").json
+    assert report["iqr"]["training"] == before
+    live = report["iqr"]["live"]
+    assert set(live) == {"window", "outside_training_fences", "outside_rate"}
+    assert live["window"] == 60 and live["outside_training_fences"] == 60
