@@ -69,8 +69,9 @@ class SteadyLoad:
         with self._lock:
             return list(self.outcomes)
 
-    def served(self, version: str) -> bool:
-        return any(o.version == version for o in self.snapshot())
+    def served(self, version: str, since: float = float("-inf")) -> bool:
+        """Whether a response from `version` arrived at or after `since` (monotonic)."""
+        return any(o.version == version and o.done >= since for o in self.snapshot())
 
 
 def switch_over(load: SteadyLoad, reload, old: str, new: str) -> dict[str, float]:
@@ -80,7 +81,8 @@ def switch_over(load: SteadyLoad, reload, old: str, new: str) -> dict[str, float
     result = reload()
     hup = time.monotonic()
     assert result.returncode == 0, result.stderr
-    wait_until(lambda: load.served(new), timeout=60, what=f"{new} to serve")
+    # After the HUP: on a rollback the old version served before, long before this reload.
+    wait_until(lambda: load.served(new, since=hup), timeout=60, what=f"{new} to serve")
     time.sleep(1.5)  # keep the load on after the switch, to catch any stray old worker
     after = [o for o in load.snapshot() if o.done >= hup]
     last_old = max((o.done for o in after if o.version == old), default=hup)
