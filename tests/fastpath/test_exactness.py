@@ -11,6 +11,7 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 from sklearn.linear_model import LinearRegression, Ridge
+from threadpoolctl import threadpool_limits
 
 from kosprice.ml import exactness
 from kosprice.ml.fastpath import SMALL_BATCH, compile_pipeline
@@ -29,11 +30,18 @@ FAMILIES = {
                                                            subsample=0.8, random_state=0),
     "gradient_boosting_absolute": lambda: GradientBoostingRegressor(
         loss="absolute_error", n_estimators=30, random_state=0),
-    "hist_gradient_boosting": lambda: HistGradientBoostingRegressor(max_iter=40,
-                                                                    random_state=0),
+    "hist_gradient_boosting": lambda: HistGradientBoostingRegressor(
+        max_iter=20, early_stopping=False, random_state=0),
     "hist_gradient_boosting_poisson": lambda: HistGradientBoostingRegressor(
-        loss="poisson", max_iter=30, random_state=0),
+        loss="poisson", max_iter=15, early_stopping=False, random_state=0),
 }
+
+
+@pytest.fixture(autouse=True)
+def one_openmp_thread():
+    """HistGradientBoosting's OpenMP threads only contend on a loaded 2-core machine."""
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
 
 
 def assert_exact(model, features, rows):
