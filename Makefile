@@ -11,7 +11,7 @@ DATA ?= ../shared/data/kos
 REGIONS := jakarta_pusat jakarta_selatan jakarta_utara yogyakarta
 export HOST PORT
 
-.PHONY: help install system-deps run test drills e2e fuzz lint bench capacity validate train lock compare promote rollback retire reload compose-up compose-down
+.PHONY: quality report help install system-deps run test drills e2e fuzz lint bench capacity validate train lock compare promote rollback retire reload compose-up compose-down
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -114,6 +114,20 @@ compose-up: ## Build and start API, Redis, Prometheus, Grafana (needs GRAFANA_AD
 compose-down: export GRAFANA_ADMIN_PASSWORD ?= not-needed-to-stop
 compose-down: ## Stop the compose stack (named volumes are kept)
 	$(COMPOSE) down
+
+# The full model search for every region into build/quality (an experiment: never into
+# candidates/ or models/; --bump major only gives the throwaway versions a number), then the
+# report against the original project's published errors. Minutes per region on 2 cores.
+QUALITY_DIR ?= build/quality
+quality: install ## Search every region's model (CV), report vs the published errors in $(QUALITY_DIR)
+	rm -rf "$(QUALITY_DIR)"
+	for region in $(REGIONS); do \
+		$(BIN)/kosprice train --region $$region --data "$(DATA)/$$region.csv" --out "$(QUALITY_DIR)" \
+			--bump major --reason "make quality (experiment)" || exit 1; done
+	$(BIN)/kosprice report --models-dir "$(QUALITY_DIR)" --out "$(QUALITY_DIR)/report"
+
+report: install ## Report the models/ versions vs the published errors into docs/quality
+	$(BIN)/kosprice report
 
 lock: ## Re-resolve the lock files from the ranges in setup.cfg (runtime, then with test tools)
 	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
