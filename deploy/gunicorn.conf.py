@@ -9,10 +9,12 @@ from pathlib import Path
 
 from kosprice.errors import ConfigurationError
 from kosprice.gunicorn_http import install as install_http_answers
+from kosprice.ml.signing import Signer
 from kosprice.settings import Settings
 
 try:
     settings = Settings.from_env()
+    signer = Signer.from_settings(settings)  # None: signatures are not required
 except ConfigurationError as exc:
     sys.exit(f"kosprice: {exc.message}")
 
@@ -99,7 +101,7 @@ def validate_and_pin(server) -> int:
     from kosprice.ml.registry import write_manifest
     from kosprice.ml.repository import validate
 
-    problems, serving = validate(settings.models_dir)
+    problems, serving = validate(settings.models_dir, signer=signer)
     for problem in problems:
         server.log.error("model integrity problem", extra={"path": str(problem.path),
                                                            "reason": problem.reason})

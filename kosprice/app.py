@@ -17,6 +17,7 @@ from kosprice.api import (
     views,
 )
 from kosprice.ml.registry import ModelRegistry
+from kosprice.ml.signing import Signer
 from kosprice.monitoring.metrics import DriftCollector, Metrics
 from kosprice.monitoring.store import MonitorStore
 from kosprice.settings import Settings
@@ -27,7 +28,8 @@ def create_app(settings: Settings | None = None, *, registry: ModelRegistry | No
     """Build the app; fails (IntegrityError) when any model on disk does not validate."""
     settings = settings or Settings.from_env()
     registry = registry or ModelRegistry.load(settings.models_dir,
-                                              manifest=settings.serving_manifest)
+                                              manifest=settings.serving_manifest,
+                                              signer=Signer.from_settings(settings))
     app = Flask("kosprice", static_folder=None)  # an API: no file is ever served
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.json.sort_keys = False

@@ -144,6 +144,12 @@ def _optional_secret(raw: str) -> str | None:
     return raw
 
 
+def _signing_key(raw: str) -> str | None:
+    if raw and len(raw) < 32:
+        raise ValueError("must be at least 32 characters (or empty: no signing)")
+    return raw or None
+
+
 def _origins(raw: str) -> tuple[str, ...]:
     """Parse comma-separated origins such as `https://app.example.com,http://localhost:3000`."""
     origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
@@ -235,6 +241,13 @@ class Settings:
         "OPS_TOKEN", None, _optional_secret,
         "When set (16+ characters): /models*, the monitors and /metrics require "
         "`Authorization: Bearer <token>`", secret=True)
+    signing_key: str | None = setting(
+        "SIGNING_KEY", None, _signing_key,
+        "When set (32+ characters): promote signs versions (HMAC-SHA256) and startup and "
+        "reload refuse unsigned or wrongly signed ones", secret=True)
+    signing_key_file: Path | None = setting(
+        "SIGNING_KEY_FILE", None, _optional_path,
+        "A file holding the signing key instead (e.g. a mounted secret)")
     cors_origins: tuple = setting(
         "CORS_ORIGINS", (), _origins,
         "Comma-separated origins whose web pages may call the API (CORS); none by default")

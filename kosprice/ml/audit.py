@@ -55,11 +55,11 @@ def read_audit(path: Path, region: str | None = None) -> list[dict[str, Any]]:
 
 
 HISTORY_FIELDS = ("at", "action", "from_version", "to_version", "approved_by", "reason",
-                  "forced", "metrics", "model_sha256", "retired")
+                  "forced", "metrics", "model_sha256", "retired", "signed", "key_id")
 
 
 def promotion_history(audit_log: Path, region: str) -> list[dict[str, Any]]:
-    """The public promote/rollback/retire history of a region, newest first."""
+    """The public promote/rollback/retire/sign history of a region, newest first."""
     return [{k: r[k] for k in HISTORY_FIELDS if k in r}
             for r in reversed(read_audit(audit_log, region))]
 

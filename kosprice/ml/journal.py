@@ -51,6 +51,7 @@ from kosprice.ml.artifact import (
 )
 from kosprice.ml.audit import append_audit, last_audit_record
 from kosprice.ml.repository import ModelRepository
+from kosprice.ml.signing import Signer
 
 LOCK_FILE = ".lifecycle.lock"
 PAUSE_ENV = "LIFECYCLE_PAUSE_AT"
@@ -144,8 +145,9 @@ class Journal:
             return done
 
     def stage_promotion(self, source: Path, region: str, version: str, action_id: str,
-                        model_sha256: str) -> Path:
-        """Step 1 of a promotion: copy the model and its metadata beside production, fsynced."""
+                        model_sha256: str, signer: Signer | None = None) -> Path:
+        """Step 1 of a promotion: copy the model and its metadata beside production (signed
+        when there is a signing key), fsynced."""
         target = self.production.version_dir(region, version)
         staging = target.parent / f".{version}.promote-{action_id}"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -156,6 +158,8 @@ class Journal:
         if sha256_file(staging / MODEL_FILE) != model_sha256:
             shutil.rmtree(staging)
             raise LifecycleError(f"copy of {region} {version} does not match its sha256")
+        if signer is not None:  # signed as staged, so it is published together with its files
+            signer.sign(staging, region, version)
         fsync_tree(staging)
         fsync_dir(target.parent)
         pause_point("copied")

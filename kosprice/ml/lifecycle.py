@@ -20,12 +20,13 @@ import pandas as pd
 from kosprice.errors import LifecycleError
 from kosprice.ml import training
 from kosprice.ml.artifact import read_metadata, save_version
-from kosprice.ml.audit import read_audit
+from kosprice.ml.audit import append_audit, read_audit
 from kosprice.ml.comparison import HOLDOUT_FILE, Baseline, Comparison, compare, read_holdout
 from kosprice.ml.journal import Journal, folder_names
 from kosprice.ml.registry import read_manifest
 from kosprice.ml.report import REPORT_DIR, write_report
 from kosprice.ml.repository import LoadedModel, ModelRepository, Problem, check_version
+from kosprice.ml.signing import Signer
 from kosprice.ml.training import TrainingResult
 from kosprice.ml.versioning import choose_version, override_reason, used_versions
 from kosprice.ml.versions import Bump, Version
@@ -36,9 +37,10 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def load_valid(folder: Path, region: str, role: str) -> LoadedModel:
+def load_valid(folder: Path, region: str, role: str, signer: Signer | None = None,
+               ) -> LoadedModel:
     """Load a version folder after the startup integrity checks, or refuse naming each problem."""
-    problems, model = check_version(folder, region)
+    problems, model = check_version(folder, region, signer)
     if model is None:
         raise LifecycleError(f"{role} {region} {folder.name} fails the integrity checks: "
                              + "; ".join(f"{p.path.name}: {p.reason}" for p in problems))
@@ -93,18 +95,22 @@ class Lifecycle:
     """Candidates, production and archive of every region, and the actions between them."""
 
     def __init__(self, models_dir: Path, candidates_dir: Path, archive_dir: Path,
-                 audit_log: Path, serving_manifest: Path | None = None) -> None:
+                 audit_log: Path, serving_manifest: Path | None = None,
+                 signer: Signer | None = None) -> None:
         self.production = ModelRepository(models_dir)
         self.candidates = ModelRepository(candidates_dir)
         self.archive = ModelRepository(archive_dir)
         self.audit_log = Path(audit_log)
         self.serving_manifest = None if serving_manifest is None else Path(serving_manifest)
         self.journal = Journal(self.production, self.archive, self.audit_log)
+        self.signer = signer
+        """With a signing key: promote signs, and production versions must be signed."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lifecycle:
         return cls(settings.models_dir, settings.candidates_dir, settings.archive_dir,
-                   settings.audit_log, settings.serving_manifest_path)
+                   settings.audit_log, settings.serving_manifest_path,
+                   Signer.from_settings(settings))
 
     @property
     def models_dir(self) -> Path:
@@ -128,7 +134,7 @@ class Lifecycle:
             return Baseline(None)
         try:
             return Baseline(version, load_valid(self.production.version_dir(region, version),
-                                                region, "production"))
+                                                region, "production", self.signer))
         except LifecycleError as exc:
             return Baseline(version, problem=exc.message)
 
@@ -171,7 +177,7 @@ class Lifecycle:
         """The integrity problems of every production version of a region (startup's checks)."""
         return [problem for version in self.production.versions(region)
                 for problem in check_version(self.production.version_dir(region, version),
-                                             region)[0]]
+                                             region, self.signer)[0]]
 
     def history(self, region: str | None = None) -> list[dict[str, Any]]:
         return read_audit(self.audit_log, region)
@@ -271,7 +277,7 @@ class Lifecycle:
             }
             staging = self.journal.stage_promotion(
                 self.candidates.version_dir(region, version), region, version, record["id"],
-                record["model_sha256"])
+                record["model_sha256"], self.signer)
             return ActionResult(self.journal.commit(record, staging), recovered)
 
     def rollback(self, region: str, approved_by: str, reason: str,
@@ -295,7 +301,7 @@ class Lifecycle:
             if target >= serving:
                 raise LifecycleError(f"{region} already serves {serving}; --to must be older")
             model = load_valid(self.production.version_dir(region, target), region,
-                               "rollback target")
+                               "rollback target", self.signer)
             newer = [v for v in reversed(versions) if v > target]
             try:  # the version rolled back may be broken: that must not block the rollback
                 old_metrics = read_metadata(self.production.version_dir(region, serving))["metrics"]
@@ -329,10 +335,37 @@ class Lifecycle:
                 raise LifecycleError(f"{region} {serving} is the serving version: retire only "
                                      "older ones (to stop serving it, use rollback)")
             model = load_valid(self.production.version_dir(region, serving), region,
-                               "serving version")
+                               "serving version", self.signer)
             record = self._archive(region, "retire", retired, serving,
                                    model.metadata["metrics"], model, approved_by, reason)
             return ActionResult(record, recovered, self.problems(region))
+
+    def sign(self, region: str, versions: list[str], approved_by: str,
+             reason: str) -> ActionResult:
+        """Sign production versions (all of the region's when none is named), audited.
+
+        A version is signed only when it passes every other integrity check: a signature
+        must never bless a changed artifact.
+        """
+        if self.signer is None:
+            raise LifecycleError("no signing key: set KOSPRICE_SIGNING_KEY or "
+                                 "KOSPRICE_SIGNING_KEY_FILE")
+        approved_by, reason = approval(approved_by, reason, "signing")
+        with self.journal.locked() as recovered:
+            production = self.production.versions(region)
+            chosen = [Version.parse(v) if Version.is_valid(v) else v for v in versions]
+            if unknown := [str(v) for v in chosen if v not in production]:
+                raise LifecycleError(f"not in production: {region} {', '.join(unknown)}")
+            for version in chosen or production:
+                load_valid(self.production.version_dir(region, version), region, "version")
+            record = {"id": uuid.uuid4().hex, "at": utc_now(), "action": "sign",
+                      "region": region, "signed": [str(v) for v in chosen or production],
+                      "key_id": self.signer.key_id, "approved_by": approved_by,
+                      "reason": reason}
+            for version in chosen or production:
+                self.signer.sign(self.production.version_dir(region, version), region)
+            append_audit(self.audit_log, record)
+            return ActionResult(record, recovered)
 
     def _archive(self, region: str, action: str, retired: list[Version], serving: Version,
                  serving_metrics: dict[str, Any] | None, kept: LoadedModel, approved_by: str,

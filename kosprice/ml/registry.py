@@ -19,6 +19,7 @@ from kosprice.ml.repository import (
     check_version,
     load_or_fail,
 )
+from kosprice.ml.signing import Signer
 from kosprice.ml.versions import Version
 
 
@@ -39,7 +40,8 @@ def read_manifest(path: Path) -> dict[str, dict[str, str]]:
 
 
 def load_pinned(models_dir: Path, pins: Mapping[str, Mapping[str, str]],
-                regions: tuple[str, ...] = REGIONS) -> dict[str, LoadedModel]:
+                regions: tuple[str, ...] = REGIONS, signer: Signer | None = None,
+                ) -> dict[str, LoadedModel]:
     """Load exactly the pinned version of each region; raise listing every problem."""
     problems: list[Problem] = []
     models = {}
@@ -49,7 +51,7 @@ def load_pinned(models_dir: Path, pins: Mapping[str, Mapping[str, str]],
             problems.append(Problem(Path(models_dir, region), "not in the serving manifest"))
             continue
         found, model = check_version(ModelRepository(models_dir).version_dir(
-            region, pin["version"]), region)
+            region, pin["version"]), region, signer)
         problems += found
         if model is not None and model.metadata["model_sha256"] != pin["sha256"]:
             problems.append(Problem(Path(models_dir, region, pin["version"]),
@@ -81,18 +83,19 @@ class ModelRegistry:
 
     @classmethod
     def load(cls, models_dir: Path, regions: tuple[str, ...] = REGIONS,
-             manifest: Path | None = None) -> ModelRegistry:
+             manifest: Path | None = None, signer: Signer | None = None) -> ModelRegistry:
         """Load the serving model of each region, validated; raise IntegrityError otherwise.
 
         Without a manifest, every version under models_dir is validated and the newest of
         each region loads. With one, exactly the pinned versions load (checksum verified
         before unpickling): every worker of a Gunicorn master serves what the master last
-        validated, even a worker respawned while someone is changing models/.
+        validated, even a worker respawned while someone is changing models/. With a
+        signer, every version loaded or checked must carry a valid signature.
         """
         if manifest is None:
-            models = load_or_fail(models_dir, regions)
+            models = load_or_fail(models_dir, regions, signer)
         else:
-            models = load_pinned(models_dir, read_manifest(manifest), regions)
+            models = load_pinned(models_dir, read_manifest(manifest), regions, signer)
         on_disk = ModelRepository(models_dir).all_versions()
         return cls(models, {region: on_disk[region] for region in regions})
 

@@ -21,6 +21,7 @@ from sklearn.compose import TransformedTargetRegressor
 from kosprice.errors import IntegrityError
 from kosprice.features import FEATURES, REGIONS
 from kosprice.ml.artifact import METADATA_FILE, MODEL_FILE, REQUIRED_METADATA, sha256_file
+from kosprice.ml.signing import SIGNATURE_FILE, Signer
 from kosprice.ml.versions import Version
 
 
@@ -102,8 +103,12 @@ def _entries(folder: Path) -> Iterator[Path]:
     return (p for p in sorted(folder.iterdir()) if not p.name.startswith("."))
 
 
-def check_version(folder: Path, region: str) -> tuple[list[Problem], LoadedModel | None]:
-    """Validate one version folder; return its problems, and the model when it has none."""
+def check_version(folder: Path, region: str, signer: Signer | None = None,
+                  ) -> tuple[list[Problem], LoadedModel | None]:
+    """Validate one version folder; return its problems, and the model when it has none.
+
+    With a signer, the folder's signature must be valid too (checked before unpickling).
+    """
     problems: list[Problem] = []
 
     def problem(reason: str, path: Path = folder) -> tuple[list[Problem], None]:
@@ -154,6 +159,8 @@ def check_version(folder: Path, region: str) -> tuple[list[Problem], LoadedModel
     if actual != metadata["model_sha256"]:
         return problem(f"sha256 {actual} does not match metadata "
                        f"{metadata['model_sha256']!r}; refusing to unpickle", model_path)
+    if signer is not None and (unsigned := signer.problem(folder, region)):
+        problem(unsigned, folder / SIGNATURE_FILE)
     if problems:
         return problems, None
     try:
@@ -179,7 +186,7 @@ def check_version(folder: Path, region: str) -> tuple[list[Problem], LoadedModel
     return [], LoadedModel(region, Version.parse(folder.name), metadata, estimator)
 
 
-def validate(root: Path, regions: tuple[str, ...] = REGIONS,
+def validate(root: Path, regions: tuple[str, ...] = REGIONS, signer: Signer | None = None,
              ) -> tuple[list[Problem], dict[str, LoadedModel]]:
     """Check every version folder under root; return all problems and each serving model.
 
@@ -206,7 +213,7 @@ def validate(root: Path, regions: tuple[str, ...] = REGIONS,
             if not entry.is_dir():
                 problems.append(Problem(entry, "unexpected file; only version folders belong here"))
                 continue
-            found, model = check_version(entry, region)
+            found, model = check_version(entry, region, signer)
             problems += found
             # Keep only the newest in memory; the others were loaded just to be checked.
             if model is not None and (region not in serving
@@ -215,9 +222,10 @@ def validate(root: Path, regions: tuple[str, ...] = REGIONS,
     return problems, serving
 
 
-def load_or_fail(root: Path, regions: tuple[str, ...] = REGIONS) -> dict[str, LoadedModel]:
+def load_or_fail(root: Path, regions: tuple[str, ...] = REGIONS,
+                 signer: Signer | None = None) -> dict[str, LoadedModel]:
     """Validate root and return the serving model per region; raise listing every problem."""
-    problems, serving = validate(root, regions)
+    problems, serving = validate(root, regions, signer)
     if problems:
         raise IntegrityError(problems)
     return serving
