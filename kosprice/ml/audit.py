@@ -6,6 +6,7 @@ skipped when read, and the next append starts on a fresh line.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -36,6 +37,35 @@ def append_audit(path: Path, record: dict[str, Any]) -> None:
         os.close(fd)
     if created:
         fsync_dir(path.parent)
+
+
+_CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                 errno.EFBIG}
+
+
+def reserve_audit(path: Path, record: dict[str, Any]) -> None:
+    """Fail before anything changes when the audit log cannot take `record`.
+
+    Space for the line is allocated and released again: a full or read-only file system
+    is found here, while nothing has been changed yet, instead of after the action.
+    Raises OSError for such a file system; file systems that cannot preallocate are not
+    checked (the journal still completes the action once its record can be written).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    length = len(json.dumps(record, ensure_ascii=False).encode("utf-8")) + 2
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            os.posix_fallocate(fd, size, length)
+        except OSError as exc:
+            if exc.errno in _CANNOT_WRITE:
+                raise
+            return
+        os.ftruncate(fd, size)
+    finally:
+        os.close(fd)
 
 
 def read_audit(path: Path, region: str | None = None) -> list[dict[str, Any]]:

@@ -49,7 +49,7 @@ from kosprice.ml.artifact import (
     sha256_file,
     write_json_atomically,
 )
-from kosprice.ml.audit import append_audit, last_audit_record
+from kosprice.ml.audit import append_audit, last_audit_record, reserve_audit
 from kosprice.ml.repository import ModelRepository
 from kosprice.ml.signing import Signer
 
@@ -165,8 +165,20 @@ class Journal:
         pause_point("copied")
         return staging
 
+    def reserve(self, record: dict[str, Any], staging: Path | None = None) -> None:
+        """Refuse, removing `staging`, while nothing has changed, when the audit log's file
+        system is full or read-only."""
+        try:
+            reserve_audit(self.audit_log, record)
+        except OSError as exc:
+            if staging is not None:
+                shutil.rmtree(staging)
+            raise LifecycleError(f"the audit log {self.audit_log} cannot be written "
+                                 f"({exc.strerror}): nothing was changed") from None
+
     def commit(self, record: dict[str, Any], staging: Path | None = None) -> dict[str, Any]:
         """Write the journal (the commit point), then carry the action through to the end."""
+        self.reserve(record, staging)
         journal: dict[str, Any] = {"record": record}
         if staging is not None:
             journal["staging"] = staging.name

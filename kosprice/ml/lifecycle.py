@@ -362,6 +362,7 @@ class Lifecycle:
                       "region": region, "signed": [str(v) for v in chosen or production],
                       "key_id": self.signer.key_id, "approved_by": approved_by,
                       "reason": reason}
+            self.journal.reserve(record)
             for version in chosen or production:
                 self.signer.sign(self.production.version_dir(region, version), region)
             append_audit(self.audit_log, record)
