@@ -11,7 +11,7 @@ DATA ?= ../shared/data/kos
 REGIONS := jakarta_pusat jakarta_selatan jakarta_utara yogyakarta
 export HOST PORT
 
-.PHONY: quality report help install system-deps run test drills e2e fuzz lint bench capacity validate train lock compare promote rollback retire reload compose-up compose-down
+.PHONY: quality report help install system-deps run test drills e2e fuzz lint bench capacity validate train lock compare promote rollback retire evaluation-set reload compose-up compose-down
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -94,6 +94,10 @@ rollback: install ## Serve an older version again: REGION=r APPROVED_BY=name REA
 
 retire: install ## Archive older versions: REGION=r VERSIONS="vX.Y.Z ..." APPROVED_BY=name REASON=text
 	$(BIN)/kosprice retire --region "$(REGION)" $(foreach v,$(VERSIONS),--version "$(v)") \
+		--approved-by "$(APPROVED_BY)" --reason "$(REASON)"
+
+evaluation-set: install ## Make or replace a region's evaluation set (audited): REGION=r APPROVED_BY=name REASON=text [DATA=csv-or-dir]
+	$(BIN)/kosprice evaluation-set --region "$(REGION)" --data "$(TRAIN_CSV)" \
 		--approved-by "$(APPROVED_BY)" --reason "$(REASON)"
 
 reload: install ## Complete any interrupted lifecycle action, validate models/, then HUP Gunicorn

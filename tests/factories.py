@@ -59,12 +59,27 @@ def train_version(root: Path, region: str, data: Path, version: str = "v1.0.0",
 
 
 def build_models(root: Path, tmp: Path, regions=REGIONS, version: str = "v1.0.0") -> Path:
-    """Write a small Ridge model for every region under root (synthetic data)."""
+    """Write a small Ridge model for every region under root (synthetic data), with the
+    region's evaluation set (its held-out rows), as the shipped models have."""
     for i, region in enumerate(regions):
         data = write_csv(tmp / f"{region}-{version}.csv",
                          synthetic_rows(seed=i, base=1_000_000 + 250_000 * i))
         train_version(root, region, data, version)
+        build_evaluation_set(root, region, data)
     return root
+
+
+def build_evaluation_set(root: Path, region: str, data: Path) -> dict:
+    """Store the held-out rows of the serving model's data as the region's evaluation set
+    (no audit record: the fixture's starting point, like the shipped sets)."""
+    from kosprice.ml import evaluation
+    from kosprice.ml.repository import check_version
+
+    repository = ModelRepository(root)
+    model = check_version(repository.version_dir(region, repository.serving_version(region)),
+                          region)[1]
+    rows, entry = evaluation.build(region, data, model)
+    return evaluation.store(root, region, rows, entry)
 
 
 def edit_metadata(version_dir: Path, **changes) -> dict:

@@ -49,11 +49,15 @@ def lifecycle() -> Lifecycle:
 
 
 def echo_comparison(comparison: Comparison) -> None:
-    click.echo(f"{comparison.region}: scored on the candidate's {comparison.rows} held-out rows")
+    click.echo(f"{comparison.region}: both scored on {comparison.basis}")
     for line in comparison_table(comparison):
         click.echo(line)
     click.echo(f"verdict: {comparison.verdict}; implied bump: "
                f"{comparison.implied_bump or 'none'} - {comparison.explanation}")
+    for finding in comparison.shift:
+        click.echo(f"SHIFT: {finding}")
+    if comparison.shift:
+        click.echo("a large shift: promote refuses this candidate without --force and a reason")
 
 
 def echo_recovered(messages: list[str]) -> None:

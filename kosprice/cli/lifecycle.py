@@ -7,6 +7,7 @@ Promotion is always a person's decision: these commands check, compare and recor
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -88,6 +89,25 @@ def retire(region: str, versions: tuple[str, ...], approved_by: str, reason: str
         click.echo("run `make reload` to validate models/ and reload the running service")
 
 
+@click.command("evaluation-set")
+@region_option
+@click.option("--data", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The CSV the serving version was trained on (its sha256 is checked).")
+@approved_by_option
+@reason_option
+def evaluation_set(region: str, data: Path, approved_by: str, reason: str) -> None:
+    """Make or replace a region's fixed evaluation set (audited): the serving version's
+    held-out rows, on which every candidate and production are scored."""
+    result = lifecycle().build_evaluation_set(region, data, approved_by, reason)
+    echo_recovered(result.recovered)
+    record = result.record
+    built = record["evaluation_set"]
+    click.echo(f"{region} evaluation set {record['from_version'] or '(none)'} -> "
+               f"{record['to_version']}: {built['rows']} held-out rows of "
+               f"{built['source']['file']} (checked against {built['held_out_of']}), "
+               f"models/evaluation/{region}-{record['to_version']}.csv")
+
+
 @click.command()
 def recover() -> None:
     """Complete an interrupted promote, rollback or retire (`make reload` runs this first)."""
@@ -143,6 +163,20 @@ def versions(region: str | None) -> None:
         click.echo(f"  archived:   {' '.join(map(str, listing.archived)) or '-'}")
 
 
+def _mae_change(metrics: dict) -> str:
+    """`MAE a -> b` only when both were measured on the same rows (older rollback records
+    hold each version's MAE on its own held-out rows: those are shown apart)."""
+    before = (metrics.get("from") or {}).get("mae")
+    after = (metrics.get("to") or {}).get("mae")
+    same = metrics.get("same_rows",
+                       metrics.get("evaluated_on") != "each version's own held-out rows")
+    if before is not None and after is not None and same:
+        return f"MAE {before:,.0f} -> {after:,.0f}"
+    if before is not None and after is not None:
+        return f"MAE {before:,.0f} and {after:,.0f}, each on its own held-out rows"
+    return f"MAE {after:,.0f}" if after is not None else ""
+
+
 @click.command()
 @click.option("--region", type=click.Choice(REGIONS), help="Only this region.")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON Lines records.")
@@ -154,11 +188,7 @@ def audit(region: str | None, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(record, ensure_ascii=False))
             continue
-        mae = record.get("metrics", {})
-        before = (mae.get("from") or {}).get("mae")
-        after = (mae.get("to") or {}).get("mae")
-        change = f"MAE {before:,.0f} -> {after:,.0f}" if before is not None else (
-            f"MAE {after:,.0f}" if after is not None else "")
+        change = _mae_change(record.get("metrics") or {})
         archived = f"  archived {', '.join(record['retired'])}" if record.get("retired") else ""
         click.echo(f"{record['at']}  {record['action']:<8} {record['region']:<16} "
                    f"{record['from_version'] or '(none)'} -> {record['to_version']}"
@@ -166,4 +196,4 @@ def audit(region: str | None, as_json: bool) -> None:
                    f"{record['reason']}  [{change}]{archived}")
 
 
-COMMANDS = [compare, promote, rollback, retire, recover, versions, audit]
+COMMANDS = [compare, promote, rollback, retire, evaluation_set, recover, versions, audit]

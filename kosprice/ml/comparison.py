@@ -1,12 +1,16 @@
-"""Candidate vs production, scored on the same rows: the candidate's held-out rows.
+"""Candidate vs production, scored on the same rows: the region's fixed evaluation set.
 
-Production is re-scored on those rows rather than compared through two metadata files,
-whose metrics came from different rows. `holdout.csv` holds every catalogue input column,
-so a column the candidate's cleaning dropped is still there for production.
+Both are scored on rows the candidate did not choose (kosprice.ml.evaluation), never compared
+through two metadata files whose metrics came from different rows. Two checks look at the
+candidate's own data: its held-out rows against the region's reference distribution (PSI), and
+production's error on them against production's recorded error. A large shift is reported as
+`shift`, and promotion then needs --force. `holdout.csv` holds every catalogue input column, so
+a column the candidate's cleaning dropped is still there for production.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,7 @@ import pandas as pd
 
 from kosprice.errors import LifecycleError
 from kosprice.features import FEATURES, TARGET
+from kosprice.ml.evaluation import LARGE_ERROR_RATIO, LARGE_PSI, EvaluationSet, shift
 from kosprice.ml.repository import LoadedModel
 from kosprice.ml.training import model_inputs, score
 from kosprice.ml.versions import FIRST, Bump, Version
@@ -48,11 +53,21 @@ class Comparison:
     """`first model`, `better`, `equal`, `worse`, or `incomparable`."""
     implied_bump: Bump | None
     explanation: str
+    basis: str = "the candidate's held-out rows"
+    """The rows both were scored on."""
+    shift: tuple[str, ...] = ()
+    """Large differences between the candidate's data and the region's (each a sentence)."""
+    evaluation_sha256: str | None = None
 
     @property
     def worse(self) -> bool:
-        """True when promoting would need --force: worse MAE, or no like-for-like score."""
+        """True when the verdict needs --force: worse MAE, or no like-for-like score."""
         return self.verdict in {"worse", "incomparable"}
+
+    @property
+    def needs_force(self) -> bool:
+        """True when promoting needs --force: worse, incomparable, or a large data shift."""
+        return self.worse or bool(self.shift)
 
     def param_changes(self) -> dict[str, tuple[Any, Any]]:
         """Parameters whose value differs: name -> (production, candidate)."""
@@ -100,33 +115,88 @@ class Baseline:
     """Why the model cannot be loaded (e.g. trained with another scikit-learn)."""
 
 
+def data_shift(metadata: dict[str, Any], holdout: pd.DataFrame,
+               evaluation: EvaluationSet | None, production: LoadedModel | None) -> list[str]:
+    """The large shifts between the candidate's data and the region's.
+
+    PSI of the training data against the region's reference, as training recorded it
+    (`data_shift`, computed on every row of the CSV) when it was measured against this
+    evaluation set, else on the candidate's held-out rows; and production's MAE on the
+    held-out rows against its recorded MAE.
+    """
+    found = []
+    if evaluation is not None:
+        recorded = metadata.get("data_shift") or {}
+        if recorded.get("evaluation_sha256") == evaluation.sha256:
+            psi, rows = recorded["psi"], f"its {recorded['rows']} training rows"
+        else:
+            psi = shift(holdout, evaluation.entry.get("reference", {}))
+            rows = f"its {len(holdout)} held-out rows"
+        large = {c: v for c, v in psi.items() if v > LARGE_PSI}
+        if large:
+            found.append(f"the candidate's data ({rows}) differs from the region's reference "
+                         "distribution (PSI " + ", ".join(f"{c} {v:.2f}" for c, v in
+                                                          sorted(large.items()))
+                         + f"; above {LARGE_PSI} is a large shift)")
+    if production is not None:
+        try:
+            own = evaluate(production.estimator, production.metadata, holdout, None)
+        except LifecycleError:
+            return found
+        recorded_mae = float(production.metadata["metrics"]["mae"])
+        if own.metrics["mae"] > LARGE_ERROR_RATIO * recorded_mae:
+            found.append(f"production {production.version}'s MAE on the candidate's "
+                         f"{len(holdout)} held-out rows is {own.metrics['mae']:,.0f}, "
+                         f"{own.metrics['mae'] / recorded_mae:.1f}x its recorded "
+                         f"{recorded_mae:,.0f}: those rows are not like the region's")
+    return found
+
+
 def compare(region: str, estimator: Any, metadata: dict[str, Any], holdout: pd.DataFrame,
-            production: Baseline) -> Comparison:
-    """Score candidate and production on the candidate's held-out rows; judge by MAE."""
-    actual = holdout[TARGET].astype(float).to_numpy()
-    candidate = evaluate(estimator, metadata, holdout, metadata.get("model_version"))
+            production: Baseline, evaluation: EvaluationSet | None = None) -> Comparison:
+    """Score candidate and production on the region's evaluation set; judge by MAE.
+
+    Without an evaluation set the candidate is scored on its held-out rows and, when there
+    is a production model, the verdict is `incomparable`.
+    """
+    rows = holdout if evaluation is None else evaluation.rows
+    actual = rows[TARGET].astype(float).to_numpy()
+    candidate = evaluate(estimator, metadata, rows, metadata.get("model_version"))
+    shifted = tuple(data_shift(metadata, holdout, evaluation, production.model))
+
+    def judged(verdict: str, why: str, current: Evaluation | None = None,
+               bump: Bump | None = None) -> Comparison:
+        basis = "the candidate's held-out rows" if evaluation is None else evaluation.describe()
+        return Comparison(region, len(rows), actual, candidate, current, verdict, bump, why,
+                          basis, shifted, None if evaluation is None else evaluation.sha256)
+
     if production.version is None:
-        return Comparison(region, len(holdout), actual, candidate, None, "first model", None,
-                          f"no production model for {region}: the first version is {FIRST}")
+        return judged("first model", f"no production model for {region}: the first version "
+                      f"is {FIRST}")
     if production.model is None:
-        return Comparison(
-            region, len(holdout), actual, candidate, None, "incomparable", None,
+        return judged(
+            "incomparable",
             f"production {production.version} cannot be loaded, so it cannot be re-scored on "
-            f"the candidate's rows ({production.problem}); the version still follows "
+            f"the same rows ({production.problem}); the version still follows "
             f"{production.version}: declare the bump with --bump (major after a scikit-learn "
             "upgrade) and --reason, and promote with --force")
     loaded = production.model
     type_changed = model_kind(metadata) != model_kind(loaded.metadata)
+    if evaluation is None:
+        return judged("incomparable", f"{region} has no evaluation set, so candidate and "
+                      "production cannot be scored on rows the candidate did not choose; build "
+                      "one with `kosprice evaluation-set`", bump="major" if type_changed else None)
     try:
-        current = evaluate(loaded.estimator, loaded.metadata, holdout, str(loaded.version))
+        current = evaluate(loaded.estimator, loaded.metadata, rows, str(loaded.version))
     except LifecycleError as exc:
-        return Comparison(region, len(holdout), actual, candidate, None, "incomparable",
-                          "major" if type_changed else None,
-                          f"production {loaded.version} cannot be scored on the "
-                          f"candidate's rows ({exc.message})")
+        return judged("incomparable", f"production {loaded.version} cannot be scored on "
+                      f"{evaluation.describe()} ({exc.message})",
+                      bump="major" if type_changed else None)
     new, old = candidate.metrics["mae"], current.metrics["mae"]
-    verdict = "better" if new < old else "worse" if new > old else "equal"
-    change = f"MAE {old:,.0f} -> {new:,.0f} ({(new - old) / old:+.1%}) on {len(holdout)} rows"
+    # Equal within rounding: the same model refitted on the same rows is not "better".
+    verdict = ("equal" if math.isclose(new, old, rel_tol=1e-9)
+               else "better" if new < old else "worse")
+    change = f"MAE {old:,.0f} -> {new:,.0f} ({(new - old) / old:+.1%}) on {evaluation.describe()}"
     if type_changed:
         bump: Bump | None = "major"
         why = (f"model type {model_kind(loaded.metadata)} -> {model_kind(metadata)} "
@@ -135,4 +205,4 @@ def compare(region: str, estimator: Any, metadata: dict[str, Any], holdout: pd.D
         bump, why = "minor", f"same model type, {change} (MINOR)"
     else:
         bump, why = None, f"same model type and no MAE improvement: {change}"
-    return Comparison(region, len(holdout), actual, candidate, current, verdict, bump, why)
+    return judged(verdict, why, current, bump)

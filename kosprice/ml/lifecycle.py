@@ -1,27 +1,36 @@
 """The model lifecycle: train a candidate, compare, promote, roll back, retire, list.
 
-The governed path is: `train_candidate` writes a candidate, `compare` re-scores production
-on the candidate's held-out rows, a person approves, `promote` copies the candidate into
-production, and a graceful reload serves it. Nothing here promotes on its own. Every action
-runs under the lifecycle lock after recovering interrupted ones (kosprice.ml.journal, which
-also describes the crash protocol) and returns what that recovery did.
+The governed path is: `train_candidate` writes a candidate, `compare` scores it and
+production on the region's fixed evaluation set (kosprice.ml.evaluation), a person approves,
+`promote` copies the candidate into production, and a graceful reload serves it. Nothing
+here promotes on its own. Every action runs under the lifecycle lock after recovering
+interrupted ones (kosprice.ml.journal: the crash protocol) and returns what it recovered.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from kosprice.errors import LifecycleError
-from kosprice.ml import training
-from kosprice.ml.artifact import read_metadata, save_version
+from kosprice.ml import evaluation, training
+from kosprice.ml.actions import (
+    ActionResult,
+    Candidate,
+    VersionListing,
+    approval,
+    load_valid,
+    same_rows_metrics,
+    utc_now,
+)
+from kosprice.ml.artifact import save_version
 from kosprice.ml.audit import append_audit, read_audit
 from kosprice.ml.comparison import HOLDOUT_FILE, Baseline, Comparison, compare, read_holdout
+from kosprice.ml.evaluation import EvaluationSet
 from kosprice.ml.journal import Journal, folder_names
 from kosprice.ml.registry import read_manifest
 from kosprice.ml.report import REPORT_DIR, write_report
@@ -31,64 +40,6 @@ from kosprice.ml.training import TrainingResult
 from kosprice.ml.versioning import choose_version, override_reason, used_versions
 from kosprice.ml.versions import Bump, Version
 from kosprice.settings import Settings
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def load_valid(folder: Path, region: str, role: str, signer: Signer | None = None,
-               ) -> LoadedModel:
-    """Load a version folder after the startup integrity checks, or refuse naming each problem."""
-    problems, model = check_version(folder, region, signer)
-    if model is None:
-        raise LifecycleError(f"{role} {region} {folder.name} fails the integrity checks: "
-                             + "; ".join(f"{p.path.name}: {p.reason}" for p in problems))
-    return model
-
-
-def approval(approved_by: str, reason: str, what: str) -> tuple[str, str]:
-    """The stripped approver and reason; refuse an action without both."""
-    approved_by, reason = approved_by.strip(), reason.strip()
-    if not approved_by or not reason:
-        raise LifecycleError(f"{what} needs --approved-by and a --reason")
-    return approved_by, reason
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A trained candidate, written to disk with its version."""
-
-    folder: Path
-    metadata: dict[str, Any]
-    comparison: Comparison
-    """The candidate (with its new version) against production, on its held-out rows."""
-    recovered: list[str] = field(default_factory=list)
-    """Interrupted actions completed before the version was chosen."""
-
-
-@dataclass(frozen=True)
-class ActionResult:
-    """What a promote, rollback or retire did."""
-
-    record: dict[str, Any]
-    """The audit record appended for it."""
-    recovered: list[str] = field(default_factory=list)
-    """Interrupted actions completed before it."""
-    problems: list[Problem] = field(default_factory=list)
-    """Production versions of the region that still fail validation (after a retire)."""
-
-
-@dataclass(frozen=True)
-class VersionListing:
-    region: str
-    production: list[Version]
-    newest: Version | None
-    """Production's newest version on disk: what the next (re)load serves."""
-    pinned: Version | None
-    """What the running server pinned when it last validated; None without a manifest."""
-    candidates: list[Version]
-    archived: list[Version]
 
 
 class Lifecycle:
@@ -138,6 +89,22 @@ class Lifecycle:
         except LifecycleError as exc:
             return Baseline(version, problem=exc.message)
 
+    def evaluation_set(self, region: str) -> EvaluationSet | None:
+        """The region's fixed evaluation set, checksum-verified; None when it has none."""
+        return evaluation.load(self.production.root, region)
+
+    def usable_evaluation_set(self, region: str) -> EvaluationSet | None:
+        try:
+            return self.evaluation_set(region)
+        except LifecycleError:  # a broken evaluation set must not block a rollback
+            return None
+
+    def build_evaluation_set(self, region: str, data: Path, approved_by: str,
+                             reason: str) -> ActionResult:
+        """Make (or replace) the region's evaluation set: production's held-out rows; audited."""
+        from kosprice.ml.evaluation_change import build_evaluation_set
+        return build_evaluation_set(self, region, data, approved_by, reason)
+
     def candidate(self, region: str, version: str) -> tuple[LoadedModel, pd.DataFrame]:
         """Load a candidate after the startup integrity checks, with its held-out rows."""
         if not Version.is_valid(version):
@@ -152,7 +119,7 @@ class Lifecycle:
         """Compare a candidate with production; write the report into the candidate folder."""
         model, holdout = self.candidate(region, version)
         comparison = compare(region, model.estimator, model.metadata, holdout,
-                             self.baseline(region))
+                             self.baseline(region), self.evaluation_set(region))
         folder = self.candidates.version_dir(region, version) / REPORT_DIR
         return comparison, write_report(comparison, folder)
 
@@ -207,9 +174,17 @@ class Lifecycle:
                     f"candidates never go into the {name} directory ({governed}): write them "
                     "to the candidates directory and promote them with `kosprice promote`")
         override_reason(bump, reason)  # before the slow part
-        result = training.train(region, data, **options)
+        fixed = self.evaluation_set(region)
+        held_out = fixed.row_ids if fixed is not None else frozenset()
+        result = training.train(region, data, held_out=held_out, **options)
+        if fixed is not None:
+            listings = training.read_listings(data)[0]
+            result.metadata["data_shift"] = {
+                "evaluation_sha256": fixed.sha256, "rows": len(listings),
+                "psi": evaluation.shift(listings, fixed.entry.get("reference", {}))}
         production = self.baseline(region)
-        comparison = compare(region, result.model, result.metadata, result.holdout, production)
+        comparison = compare(region, result.model, result.metadata, result.holdout, production,
+                             fixed)
         return self.save_candidate(result, comparison, production.version, root, bump, reason)
 
     def save_candidate(self, result: TrainingResult, comparison: Comparison,
@@ -255,21 +230,24 @@ class Lifecycle:
                 raise LifecycleError(f"{region} {version} would not serve: production serves "
                                      f"{serving}, which is newer; train a new candidate")
             comparison = compare(region, model.estimator, model.metadata, holdout,
-                                 self.baseline(region))
-            if comparison.worse and not force:
-                judged = ("worse than production" if comparison.verdict == "worse"
-                          else "not comparable with production")
+                                 self.baseline(region), self.evaluation_set(region))
+            if comparison.needs_force and not force:
+                label = ("worse than production" if comparison.verdict == "worse"
+                         else "not comparable with production")
+                judged = [f"{label} ({comparison.explanation})"] if comparison.worse else []
+                judged += [f"data shift: {'; '.join(comparison.shift)}"] * bool(comparison.shift)
                 raise LifecycleError(
-                    f"refusing to promote {region} {version}: {judged} "
-                    f"({comparison.explanation}); use --force with a --reason "
-                    "to promote it anyway")
+                    f"refusing to promote {region} {version}: {'; '.join(judged)}; "
+                    "use --force with a --reason to promote it anyway")
             record = {
                 "id": uuid.uuid4().hex, "at": utc_now(), "action": "promote", "region": region,
                 "from_version": None if serving is None else str(serving),
                 "to_version": version, "approved_by": approved_by, "reason": reason,
-                "forced": bool(force and comparison.worse), "verdict": comparison.verdict,
+                "forced": bool(force and comparison.needs_force), "verdict": comparison.verdict,
+                "shift": list(comparison.shift),
                 "metrics": {
-                    "evaluated_on": f"{version} held-out rows ({comparison.rows})",
+                    "evaluated_on": comparison.basis, "same_rows": True,
+                    "evaluation_sha256": comparison.evaluation_sha256,
                     "from": None if comparison.production is None
                     else comparison.production.metrics,
                     "to": comparison.candidate.metrics},
@@ -303,12 +281,8 @@ class Lifecycle:
             model = load_valid(self.production.version_dir(region, target), region,
                                "rollback target", self.signer)
             newer = [v for v in reversed(versions) if v > target]
-            try:  # the version rolled back may be broken: that must not block the rollback
-                old_metrics = read_metadata(self.production.version_dir(region, serving))["metrics"]
-            except (OSError, ValueError, KeyError):
-                old_metrics = None
-            record = self._archive(region, "rollback", newer, serving, old_metrics, model,
-                                   approved_by, reason)
+            record = self._archive(region, "rollback", newer, serving, model, approved_by,
+                                   reason)
             return ActionResult(record, recovered)
 
     def retire(self, region: str, versions: list[str], approved_by: str,
@@ -336,8 +310,8 @@ class Lifecycle:
                                      "older ones (to stop serving it, use rollback)")
             model = load_valid(self.production.version_dir(region, serving), region,
                                "serving version", self.signer)
-            record = self._archive(region, "retire", retired, serving,
-                                   model.metadata["metrics"], model, approved_by, reason)
+            record = self._archive(region, "retire", retired, serving, model, approved_by,
+                                   reason)
             return ActionResult(record, recovered, self.problems(region))
 
     def sign(self, region: str, versions: list[str], approved_by: str,
@@ -369,8 +343,7 @@ class Lifecycle:
             return ActionResult(record, recovered)
 
     def _archive(self, region: str, action: str, retired: list[Version], serving: Version,
-                 serving_metrics: dict[str, Any] | None, kept: LoadedModel, approved_by: str,
-                 reason: str) -> dict[str, Any]:
+                 kept: LoadedModel, approved_by: str, reason: str) -> dict[str, Any]:
         """Journal, then carry out, moving `retired` into the archive so `kept` serves."""
         clash = [v for v in retired if self.archive.version_dir(region, v).exists()]
         if clash:
@@ -381,7 +354,7 @@ class Lifecycle:
             "from_version": str(serving), "to_version": str(kept.version),
             "approved_by": approved_by, "reason": reason, "forced": False,
             "retired": [str(v) for v in retired],
-            "metrics": {"evaluated_on": "each version's own held-out rows",
-                        "from": serving_metrics, "to": kept.metadata["metrics"]},
+            "metrics": same_rows_metrics(self.usable_evaluation_set(region),
+                                         self.production.version_dir(region, serving), kept),
             "model_sha256": kept.metadata["model_sha256"],
         })

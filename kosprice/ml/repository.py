@@ -186,6 +186,10 @@ def check_version(folder: Path, region: str, signer: Signer | None = None,
     return [], LoadedModel(region, Version.parse(folder.name), metadata, estimator)
 
 
+EVALUATION_DIR = "evaluation"
+"""Beside the region folders: the regions' fixed evaluation sets (kosprice.ml.evaluation)."""
+
+
 def validate(root: Path, regions: tuple[str, ...] = REGIONS, signer: Signer | None = None,
              ) -> tuple[list[Problem], dict[str, LoadedModel]]:
     """Check every version folder under root; return all problems and each serving model.
@@ -198,7 +202,7 @@ def validate(root: Path, regions: tuple[str, ...] = REGIONS, signer: Signer | No
     problems: list[Problem] = []
     serving: dict[str, LoadedModel] = {}
     for entry in _entries(root):
-        if entry.is_dir() and entry.name not in regions:
+        if entry.is_dir() and entry.name not in regions and entry.name != EVALUATION_DIR:
             problems.append(Problem(
                 entry, f"unknown region (expected one of {', '.join(regions)})"))
     for region in regions:

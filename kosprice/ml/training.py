@@ -8,7 +8,9 @@ Cleaning, in order (each step is counted in the metadata's `cleaning` record):
 3. clip `luas_kamar` to at least 1 m²: a size of 0 is a data-entry placeholder;
 4. drop rows outside the feature catalogue's bounds: the API would refuse them, so the
    model should not learn from them (e.g. a 625 m² "room").
-Then `amenities_count` is derived and the rows are split 80/20 (seed 42) as the original
+Then `amenities_count` is derived and the rows are split. When the data holds rows of the
+region's fixed evaluation set (kosprice.ml.evaluation), exactly those are held out, so no
+candidate ever trains on the rows it is judged on. Otherwise 80/20 (seed 42) as the original
 project did: stratified by price band for jakarta_pusat and jakarta_selatan, by price
 quintile elsewhere. The model search (`search.py`) cross-validates candidates on the 80%
 only; the chosen one is fitted on the 80% and scored once on the held-out 20%. The served
@@ -51,6 +53,7 @@ from kosprice.features import (
     TARGET,
 )
 from kosprice.ml import intervals, search
+from kosprice.ml.listing_ids import ROW_ID, row_ids
 from kosprice.ml.predictor import model_frame
 from kosprice.ml.pricing import training_ranges
 from kosprice.ml.repository import final_regressor, target_transform
@@ -169,6 +172,22 @@ def protocol_strata(region: str, prices: pd.Series) -> tuple[pd.Series, str]:
     return price_strata(prices), "price quintile"
 
 
+def split_rows(frame: pd.DataFrame, region: str, seed: int = SEED,
+               held_out: frozenset[str] = frozenset()) -> tuple[pd.Index, pd.Index, str]:
+    """Training and held-out row labels of a cleaned frame, and how they were chosen.
+
+    Rows whose ROW_ID is in `held_out` (the region's evaluation set) are the held-out rows
+    when there are any; otherwise the original project's stratified split.
+    """
+    fixed = frame[ROW_ID].isin(held_out) if ROW_ID in frame else pd.Series(False, frame.index)
+    if fixed.any():
+        return frame.index[~fixed], frame.index[fixed], "the region's evaluation set"
+    strata, stratify = protocol_strata(region, frame[TARGET].astype(float))
+    train_index, test_index = train_test_split(
+        frame.index, test_size=TEST_SIZE, random_state=seed, stratify=strata)
+    return pd.Index(train_index), pd.Index(test_index), stratify
+
+
 def score(y_true, y_pred) -> dict[str, float]:
     return {
         "r2": float(r2_score(y_true, y_pred)),
@@ -216,22 +235,25 @@ def _jsonable_params(estimator: Any) -> dict[str, Any]:
 
 def train(region: str, data: Path, estimator_name: str | None = None, seed: int = SEED,
           progress: Progress = lambda _: None, folds: int = search.FOLDS,
-          repeats: int = search.REPEATS) -> TrainingResult:
+          repeats: int = search.REPEATS,
+          held_out: frozenset[str] = frozenset()) -> TrainingResult:
     """Search (or cross-validate the named candidate), fit, evaluate and describe a model.
 
-    Nothing is written to disk. The held-out rows only score the chosen model.
+    Nothing is written to disk. The held-out rows only score the chosen model; `held_out`
+    names them when the data holds the region's evaluation set (kosprice.ml.listing_ids).
     """
     progress(f"reading {Path(data).name}")
     frame, data_sha256 = read_listings(data)
+    frame[ROW_ID] = row_ids(frame)
     progress(f"cleaning {len(frame)} rows")
     frame, features, cleaning = clean(frame)
     progress(f"kept {cleaning['rows_out']} rows; features: {', '.join(features)}")
 
     inputs = model_inputs(frame, features)
     prices = frame[TARGET].astype(float)
-    strata, stratify = protocol_strata(region, prices)
-    x_train, x_test, y_train, y_test = train_test_split(
-        inputs, prices, test_size=TEST_SIZE, random_state=seed, stratify=strata)
+    train_index, test_index, stratify = split_rows(frame, region, seed, held_out)
+    x_train, x_test = inputs.loc[train_index], inputs.loc[test_index]
+    y_train, y_test = prices.loc[train_index], prices.loc[test_index]
 
     candidates = [estimator_name] if estimator_name else list(search.SEARCH_GRID)
     progress(f"cross-validating {len(candidates)} candidate(s) on {len(x_train)} training rows "

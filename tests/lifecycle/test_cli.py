@@ -7,11 +7,11 @@ import json
 from kosprice.ml.journal import Journal
 from kosprice.ml.registry import write_manifest
 from kosprice.ml.repository import load_or_fail, validate
-from tests.lifecycle.conftest import REGION, production_like, run_kosprice
+from tests.lifecycle.conftest import REGION, better_data, production_like, run_kosprice
 
 
 def test_governed_path_with_clirunner(cli, settings, tmp_path):
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     trained = cli("versions", "--region", REGION).output
     assert "production: *v1.0.0" in trained and f"candidates: {version}" in trained
 
@@ -46,7 +46,7 @@ def test_refusals_exit_non_zero_with_a_message(cli, tmp_path):
 
 
 def test_governed_path_as_real_processes(settings, tmp_path):
-    data = production_like(tmp_path, shift=600_000)
+    data = better_data(tmp_path)
     trained = run_kosprice(settings, "train", "--region", REGION, "--data", str(data),
                            "--model", "ridge")
     assert trained.returncode == 0, trained.stderr
@@ -74,7 +74,7 @@ def test_promote_and_rollback_recover_once(cli, tmp_path, monkeypatch):
     calls = []
     recover = Journal._recover
     monkeypatch.setattr(Journal, "_recover", lambda self: calls.append(1) or recover(self))
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     calls.clear()
     cli("promote", "--region", REGION, "--version", version, "--approved-by", "Ana",
         "--reason", "lower MAE")
@@ -85,7 +85,7 @@ def test_promote_and_rollback_recover_once(cli, tmp_path, monkeypatch):
 
 def test_actions_return_what_their_recovery_did_and_refusals_still_say_it(
         cli, lifecycle, tmp_path):
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     stale = lifecycle.production.region_dir(REGION) / ".v1.1.0.promote-0f3a"
     said = f"removed {REGION}/{stale.name}, an unfinished promotion copy"
 
@@ -108,7 +108,7 @@ def test_versions_marks_what_the_running_server_pinned(cli, settings, tmp_path):
         write_manifest(settings.state_dir / "serving.json", load_or_fail(settings.models_dir))
 
     reload()
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     cli("promote", "--region", REGION, "--version", version, "--approved-by", "Ana",
         "--reason", "lower MAE")
     listing = cli("versions", "--region", REGION).output

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from sklearn.metrics import mean_absolute_error
 
 from kosprice.errors import LifecycleError
-from kosprice.features import INPUT_FEATURES, TARGET
+from kosprice.features import INPUT_FEATURES, REGIONS, TARGET
+from kosprice.ml.artifact import sha256_file
 from kosprice.ml.comparison import HOLDOUT_FILE
 from tests.factories import synthetic_rows, write_csv
-from tests.lifecycle.conftest import BASE, REGION, production_like
+from tests.lifecycle.conftest import BASE, REGION, better_data, production_like
 
 
 def test_production_is_rescored_on_the_candidates_rows(cli, lifecycle, tmp_path):
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     comparison, paths = lifecycle.compare(REGION, version)
 
     holdout = pd.read_csv(lifecycle.candidates.version_dir(REGION, version) / HOLDOUT_FILE)
@@ -45,7 +48,7 @@ def test_report_holds_plots_and_a_table(cli, lifecycle, tmp_path):
 
 
 def test_compare_refuses_a_tampered_candidate(cli, lifecycle, tmp_path):
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     pickle = lifecycle.candidates.version_dir(REGION, version) / "model.pkl"
     pickle.write_bytes(pickle.read_bytes() + b"\0")
     with pytest.raises(LifecycleError, match="sha256"):
@@ -55,7 +58,7 @@ def test_compare_refuses_a_tampered_candidate(cli, lifecycle, tmp_path):
 
 
 def test_compare_needs_the_held_out_rows(cli, lifecycle, tmp_path):
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     (lifecycle.candidates.version_dir(REGION, version) / HOLDOUT_FILE).unlink()
     with pytest.raises(LifecycleError, match="holdout.csv"):
         lifecycle.compare(REGION, version)
@@ -64,27 +67,35 @@ def test_compare_needs_the_held_out_rows(cli, lifecycle, tmp_path):
 def test_a_column_the_candidate_dropped_is_still_there_for_production(cli, lifecycle, tmp_path):
     # The candidate's data has a constant washing-machine flag: its cleaning drops the
     # column, but production uses it, so the held-out rows must keep every input column.
-    rows = synthetic_rows(seed=7, base=BASE + 600_000)
+    rows = synthetic_rows(n=600, seed=REGIONS.index(REGION), base=BASE)
     for row in rows:
         row["is_mesin_cuci"] = 0
-    version = cli.train(write_csv(tmp_path / "constant.csv", rows))
+    version = cli.train(write_csv(tmp_path / "constant.csv", rows), "--bump", "minor",
+                        "--reason", "without the washing-machine flag")
     candidate, holdout = lifecycle.candidate(REGION, version)
     assert "is_mesin_cuci" not in candidate.features
     assert "is_mesin_cuci" in lifecycle.baseline(REGION).model.features
 
     comparison, _ = lifecycle.compare(REGION, version)
-    assert comparison.verdict == "better" and comparison.production is not None
+    assert comparison.verdict in {"better", "worse"} and comparison.production is not None
     assert set(holdout.columns) == {*INPUT_FEATURES, TARGET}
 
 
 def test_production_needing_a_column_the_rows_lack_is_incomparable(cli, lifecycle, tmp_path):
-    # Held-out rows written before they kept every column: production cannot be scored.
-    rows = synthetic_rows(seed=7, base=BASE + 600_000)
+    # Evaluation rows that lack a column production needs: production cannot be scored.
+    rows = synthetic_rows(n=600, seed=REGIONS.index(REGION), base=BASE)
     for row in rows:
         row["is_mesin_cuci"] = 0
-    version = cli.train(write_csv(tmp_path / "constant.csv", rows))
-    path = lifecycle.candidates.version_dir(REGION, version) / HOLDOUT_FILE
-    pd.read_csv(path).drop(columns="is_mesin_cuci").to_csv(path, index=False)
+    version = cli.train(write_csv(tmp_path / "constant.csv", rows), "--bump", "minor",
+                        "--reason", "without the washing-machine flag")
+    path = lifecycle.evaluation_set(REGION).rows  # the evaluation rows as an old file lacks it
+    evaluation_file = (lifecycle.models_dir / "evaluation"
+                       / lifecycle.evaluation_set(REGION).entry["file"])
+    path.drop(columns="is_mesin_cuci").to_csv(evaluation_file, index=False)
+    manifest = lifecycle.models_dir / "evaluation" / "manifest.json"
+    entries = json.loads(manifest.read_text())
+    entries[REGION]["sha256"] = sha256_file(evaluation_file)
+    manifest.write_text(json.dumps(entries))
 
     comparison, _ = lifecycle.compare(REGION, version)
     assert comparison.verdict == "incomparable" and comparison.production is None

@@ -11,7 +11,7 @@ import pytest
 from kosprice.ml.journal import PAUSE_ENV, PAUSE_MARKER
 from kosprice.ml.repository import validate
 from tests.factories import train_version
-from tests.lifecycle.conftest import REGION, make_reload, production_like, run_kosprice
+from tests.lifecycle.conftest import REGION, better_data, make_reload, production_like, run_kosprice
 
 
 def kill_at(settings, step: str, *args: str) -> None:
@@ -40,7 +40,7 @@ def serving(lifecycle) -> str:
 @pytest.mark.parametrize("step, completes", [
     ("copied", False), ("journaled", True), ("renamed", True), ("audited", True)])
 def test_promote_killed_at_each_step(cli, lifecycle, settings, tmp_path, step, completes):
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     kill_at(settings, step, "promote", "--region", REGION, "--version", version,
             "--approved-by", "Ana", "--reason", "lower MAE")
     assert validate(settings.models_dir)[0] == []
@@ -76,7 +76,7 @@ def test_rollback_killed_at_each_step(lifecycle, settings, tmp_path, step):
 
 
 def test_kosprice_recover_completes_an_interrupted_promote(cli, lifecycle, settings, tmp_path):
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     kill_at(settings, "journaled", "promote", "--region", REGION, "--version", version,
             "--approved-by", "Ana", "--reason", "lower MAE")
     assert "run `kosprice recover`" in cli("versions").output
@@ -90,7 +90,7 @@ def test_kosprice_recover_completes_an_interrupted_promote(cli, lifecycle, setti
 
 
 def test_make_reload_recovers_before_validating(cli, lifecycle, settings, tmp_path):
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     kill_at(settings, "renamed", "promote", "--region", REGION, "--version", version,
             "--approved-by", "Ana", "--reason", "lower MAE")
     result = make_reload(settings)  # no server runs: it stops after recover and validate

@@ -13,7 +13,7 @@ from kosprice.errors import LifecycleError
 from kosprice.ml.artifact import sha256_file
 from kosprice.ml.repository import validate
 from tests.factories import LISTING, train_version
-from tests.lifecycle.conftest import REGION, production_like
+from tests.lifecycle.conftest import REGION, better_data, production_like
 
 
 def promote(lifecycle, version, **kwargs):
@@ -21,7 +21,7 @@ def promote(lifecycle, version, **kwargs):
 
 
 def test_promote_copies_only_the_model_and_records_it(cli, lifecycle, settings, tmp_path):
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     record = promote(lifecycle, version).record
 
     folder = settings.models_dir / REGION / version
@@ -43,7 +43,7 @@ def test_promote_copies_only_the_model_and_records_it(cli, lifecycle, settings, 
 
 
 def test_promote_refuses_a_candidate_failing_validation(cli, lifecycle, tmp_path):
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     meta = lifecycle.candidates.version_dir(REGION, version) / "metadata.json"
     meta.write_text(meta.read_text().replace('"region": "yogyakarta"', '"region": "x"'))
     with pytest.raises(LifecycleError, match="integrity checks"):
@@ -65,7 +65,7 @@ def test_a_worse_candidate_needs_force(cli, lifecycle, tmp_path):
 
 
 def test_promote_refuses_reuse_and_versions_that_would_not_serve(cli, lifecycle, tmp_path):
-    better = production_like(tmp_path, shift=600_000)
+    better = better_data(tmp_path)
     first, second = cli.train(better), cli.train(better)
     promote(lifecycle, second)
     with pytest.raises(LifecycleError, match="already in production"):
@@ -79,7 +79,7 @@ def test_promote_refuses_reuse_and_versions_that_would_not_serve(cli, lifecycle,
 
 
 def test_promote_refuses_an_archived_version(cli, lifecycle, tmp_path):
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     promote(lifecycle, version)
     lifecycle.rollback(REGION, approved_by="Budi", reason="regression")
     with pytest.raises(LifecycleError, match="archived: version numbers are never reused"):
@@ -126,14 +126,14 @@ def test_rollback_refusals(lifecycle, settings, tmp_path):
 
 
 def test_rolled_back_versions_are_not_reused(cli, lifecycle, tmp_path):
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     promote(lifecycle, version)
     lifecycle.rollback(REGION, approved_by="Budi", reason="regression")
-    assert cli.train(production_like(tmp_path, shift=600_000)) == "v1.2.0"
+    assert cli.train(better_data(tmp_path)) == "v1.2.0"
 
 
 def test_model_endpoint_includes_the_promotion_history(cli, lifecycle, settings, tmp_path):
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     promote(lifecycle, version)
     lifecycle.rollback(REGION, approved_by="Budi", reason="regression")
 

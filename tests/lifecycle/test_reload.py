@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests.factories import LISTING
-from tests.lifecycle.conftest import REGION, kosprice_env, make_reload, production_like
+from tests.lifecycle.conftest import REGION, better_data, kosprice_env, make_reload, production_like
 from tests.load import SWITCH_BOUND, SteadyLoad, reload_drill, switch_over
 from tests.servers import cpu_hog, gunicorn, wait_until
 
@@ -30,7 +30,7 @@ def test_promote_and_rollback_switch_over_without_a_failed_request(
         cli, lifecycle, settings, tmp_path):
     """The quick drill (`make drills` runs 10 promote cycles): 4 kept-alive connections, a
     CPU hog on one core, a promotion and a rollback, each served by `make reload`."""
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     with gunicorn(tmp_path, kosprice_env(settings), workers=2) as server, cpu_hog():
         with SteadyLoad(f"{server.url}/predict/{REGION}") as load:
             wait_until(lambda: load.served("v1.0.0"), what="load to start")

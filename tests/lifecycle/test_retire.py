@@ -14,7 +14,7 @@ from kosprice.app import create_app
 from kosprice.errors import LifecycleError
 from kosprice.ml.repository import validate
 from tests.factories import edit_metadata, train_version
-from tests.lifecycle.conftest import REGION, kosprice_env, production_like
+from tests.lifecycle.conftest import REGION, better_data, kosprice_env, production_like
 from tests.lifecycle.test_crash import kill_at
 from tests.servers import ROOT
 
@@ -62,7 +62,9 @@ def test_retire_archives_older_versions_and_records_it(lifecycle, settings, tmp_
     assert (record["approved_by"], record["forced"]) == ("Ana", False)
     serving = json.loads((settings.models_dir / REGION / "v1.2.0" / "metadata.json").read_text())
     assert record["model_sha256"] == serving["model_sha256"]
-    assert record["metrics"]["to"] == serving["metrics"]
+    # Scored again on the evaluation set: the rows its recorded metrics came from.
+    assert record["metrics"]["to"] == pytest.approx(serving["metrics"])
+    assert record["metrics"]["same_rows"] and "evaluation set" in record["metrics"]["evaluated_on"]
     # The same keys as a rollback record: the trail has one shape for both.
     rollback_keys = {"id", "at", "action", "region", "from_version", "to_version",
                      "approved_by", "reason", "forced", "retired", "metrics", "model_sha256"}
@@ -112,7 +114,7 @@ def test_retire_refuses_when_the_serving_version_fails_validation(lifecycle, set
 def test_after_a_scikit_learn_upgrade_retire_makes_models_valid_again(cli, lifecycle, settings,
                                                                        tmp_path):
     upgrade(settings)
-    version = cli.train(production_like(tmp_path, shift=600_000), "--bump", "major",
+    version = cli.train(better_data(tmp_path), "--bump", "major",
                         "--reason", "scikit-learn upgrade")
     lifecycle.promote(REGION, version, approved_by="Ana", force=True,
                       reason="new scikit-learn; v1.0.0 no longer loads")

@@ -8,7 +8,7 @@ import pytest
 from kosprice.errors import LifecycleError
 from kosprice.ml.artifact import read_metadata
 from tests.factories import edit_metadata
-from tests.lifecycle.conftest import REGION, production_like
+from tests.lifecycle.conftest import REGION, better_data
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def upgraded(settings):
 
 def test_training_needs_a_declared_bump_from_the_production_version(upgraded, cli, lifecycle,
                                                                     tmp_path):
-    data = production_like(tmp_path, shift=600_000)
+    data = better_data(tmp_path)
     refused = cli("train", "--region", REGION, "--data", str(data), "--model", "ridge", ok=False)
     assert refused.exit_code == 1
     assert "v1.0.0 cannot be loaded" in refused.output and "scikit-learn" in refused.output
@@ -34,7 +34,7 @@ def test_training_needs_a_declared_bump_from_the_production_version(upgraded, cl
 
 
 def test_compare_is_incomparable_and_promote_needs_force(upgraded, cli, lifecycle, tmp_path):
-    version = cli.train(production_like(tmp_path, shift=600_000), "--bump", "major",
+    version = cli.train(better_data(tmp_path), "--bump", "major",
                         "--reason", "scikit-learn upgrade")
     comparison, paths = lifecycle.compare(REGION, version)
     assert comparison.verdict == "incomparable" and comparison.production is None

@@ -13,7 +13,7 @@ from kosprice.ml.artifact import read_metadata
 from kosprice.ml.comparison import compare
 from kosprice.ml.lifecycle import Lifecycle
 from kosprice.ml.repository import validate
-from tests.lifecycle.conftest import REGION, production_like, run_kosprice
+from tests.lifecycle.conftest import REGION, better_data, production_like, run_kosprice
 
 
 def metadata(lifecycle, version):
@@ -37,7 +37,7 @@ def test_a_different_model_type_is_a_major_bump(cli, lifecycle, tmp_path):
 
 def test_a_better_mae_on_the_same_rows_is_a_minor_bump(cli, lifecycle, tmp_path):
     # Prices moved up: production, re-scored on the candidate's rows, is biased low.
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     assert version == "v1.1.0"
     versioning = metadata(lifecycle, version)["versioning"]
     assert versioning["verdict"] == "better" and versioning["implied_bump"] == "minor"
@@ -61,7 +61,7 @@ def test_no_improvement_needs_a_declared_bump(cli, lifecycle, tmp_path):
 
 
 def test_bump_override_is_recorded_with_its_reason(cli, lifecycle, tmp_path):
-    version = cli.train(production_like(tmp_path, shift=600_000), "--bump", "major",
+    version = cli.train(better_data(tmp_path), "--bump", "major",
                         "--reason", "new listing source")
     assert version == "v2.0.0"
     versioning = metadata(lifecycle, version)["versioning"]
@@ -70,7 +70,7 @@ def test_bump_override_is_recorded_with_its_reason(cli, lifecycle, tmp_path):
 
 
 def test_used_versions_are_never_reused(cli, lifecycle, tmp_path):
-    better = production_like(tmp_path, shift=600_000)
+    better = better_data(tmp_path)
     assert cli.train(better) == "v1.1.0"
     assert cli.train(better) == "v1.2.0"  # v1.1.0 is a candidate already
     # A version retired to the archive (or half-moved there) is skipped as well.
@@ -92,7 +92,7 @@ def test_train_refuses_to_write_into_models_or_the_archive(cli, settings, tmp_pa
 
 def test_train_out_elsewhere_is_an_experiment(cli, settings, tmp_path):
     out = tmp_path / "experiments"
-    version = cli.train(production_like(tmp_path, shift=600_000), "--out", str(out))
+    version = cli.train(better_data(tmp_path), "--out", str(out))
     assert (out / REGION / version / "model.pkl").is_file()
     # compare and promote look in the candidates directory only
     result = cli("compare", "--region", REGION, "--candidate", version, ok=False)
@@ -100,7 +100,7 @@ def test_train_out_elsewhere_is_an_experiment(cli, settings, tmp_path):
 
 
 def test_two_trainings_at_once_get_different_versions(lifecycle, settings, tmp_path):
-    data = str(production_like(tmp_path, shift=600_000))
+    data = str(better_data(tmp_path))
     runs = [run_kosprice(settings, "train", "--region", REGION, "--data", data, "--model", "ridge",
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(2)]
@@ -111,7 +111,7 @@ def test_two_trainings_at_once_get_different_versions(lifecycle, settings, tmp_p
 
 
 def test_a_version_folder_that_appeared_is_a_clear_error(cli, lifecycle, tmp_path, monkeypatch):
-    better = production_like(tmp_path, shift=600_000)
+    better = better_data(tmp_path)
     assert cli.train(better) == "v1.1.0"
     # As if something outside the lock wrote v1.1.0 after the numbers were read.
     monkeypatch.setattr(Lifecycle, "used_versions", lambda self, region, *roots: set())
@@ -121,7 +121,7 @@ def test_a_version_folder_that_appeared_is_a_clear_error(cli, lifecycle, tmp_pat
 
 
 def test_production_changing_during_training_is_refused(lifecycle, tmp_path):
-    result = training.train(REGION, production_like(tmp_path, shift=600_000), "ridge")
+    result = training.train(REGION, better_data(tmp_path), "ridge")
     baseline = lifecycle.baseline(REGION)
     comparison = compare(REGION, result.model, result.metadata, result.holdout, baseline)
     shutil.copytree(lifecycle.production.version_dir(REGION, "v1.0.0"),
