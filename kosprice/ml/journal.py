@@ -115,7 +115,8 @@ class Journal:
         """Journals of interrupted actions, which recovery (or the next action) completes."""
         if not self.models_dir.is_dir():
             return []
-        return sorted(self.models_dir.glob(".pending-*.json"))
+        return [path for path in sorted(self.models_dir.glob(".pending-*.json"))
+                if path.name[len(".pending-"):-len(".json")] in REGIONS]
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[list[str]]:
@@ -189,7 +190,12 @@ class Journal:
     def _finish(self, region: str) -> dict[str, Any]:
         """Carry a journaled action through to the end; every step can be run again."""
         journal_path = self._path(region)
-        journal = json.loads(journal_path.read_text(encoding="utf-8"))
+        try:
+            journal = json.loads(journal_path.read_text(encoding="utf-8"))
+            journal["record"]["action"]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise LifecycleError(f"journal {journal_path} is unreadable ({exc}); resolve the "
+                                 "interrupted action by hand") from None
         record = journal["record"]
         folder = self.production.region_dir(region)
         if record["action"] == "promote":

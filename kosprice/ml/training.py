@@ -92,7 +92,9 @@ def read_listings(path: Path) -> tuple[pd.DataFrame, str]:
         raise DataError(f"{path} is not a readable CSV: {exc}") from exc
     missing = [c for c in CSV_COLUMNS if c != NAME_COLUMN and c not in frame.columns]
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+        hint = ("; the header contains ';': kosprice reads comma-separated CSV, re-export the "
+                "file with ',' as the delimiter" if ";" in "".join(map(str, frame.columns)) else "")
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}{hint}")
     problems = []
     for column in (TARGET, *INPUT_FEATURES):
         if column in CATEGORICAL_FEATURES:
