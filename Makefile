@@ -78,18 +78,18 @@ PIDFILE ?= $(STATE_DIR)/gunicorn.pid
 TRAIN_CSV = $(if $(filter %.csv,$(DATA)),$(DATA),$(DATA)/$(REGION).csv)
 
 train: install ## Train a candidate: REGION=r [DATA=csv-or-dir MODEL=name BUMP=patch REASON=text]
-	$(BIN)/kosprice train --region "$(REGION)" --data "$(TRAIN_CSV)" $(if $(MODEL),--model "$(MODEL)") \
+	CALLED_FROM_MAKE=1 $(BIN)/kosprice train --region "$(REGION)" --data "$(TRAIN_CSV)" $(if $(MODEL),--model "$(MODEL)") \
 		$(if $(BUMP),--bump "$(BUMP)") $(if $(REASON),--reason "$(REASON)")
 
 compare: install ## Compare a candidate with production: REGION=r VERSION=vX.Y.Z
 	$(BIN)/kosprice compare --region "$(REGION)" --candidate "$(VERSION)"
 
 promote: install ## Promote a candidate: REGION=r VERSION=vX.Y.Z APPROVED_BY=name REASON=text [FORCE=1]
-	$(BIN)/kosprice promote --region "$(REGION)" --version "$(VERSION)" \
+	CALLED_FROM_MAKE=1 $(BIN)/kosprice promote --region "$(REGION)" --version "$(VERSION)" \
 		--approved-by "$(APPROVED_BY)" --reason "$(REASON)" $(if $(FORCE),--force)
 
 rollback: install ## Serve an older version again: REGION=r APPROVED_BY=name REASON=text [TO=vX.Y.Z]
-	$(BIN)/kosprice rollback --region "$(REGION)" $(if $(TO),--to "$(TO)") \
+	CALLED_FROM_MAKE=1 $(BIN)/kosprice rollback --region "$(REGION)" $(if $(TO),--to "$(TO)") \
 		--approved-by "$(APPROVED_BY)" --reason "$(REASON)"
 
 retire: install ## Archive older versions: REGION=r VERSIONS="vX.Y.Z ..." APPROVED_BY=name REASON=text
@@ -126,7 +126,7 @@ QUALITY_DIR ?= build/quality
 quality: install ## Search every region's model (CV), report vs the published errors in $(QUALITY_DIR)
 	rm -rf "$(QUALITY_DIR)"
 	for region in $(REGIONS); do \
-		$(BIN)/kosprice train --region $$region --data "$(DATA)/$$region.csv" --out "$(QUALITY_DIR)" \
+		CALLED_FROM_MAKE=1 $(BIN)/kosprice train --region $$region --data "$(DATA)/$$region.csv" --out "$(QUALITY_DIR)" \
 			--bump major --reason "make quality (experiment)" || exit 1; done
 	$(BIN)/kosprice report --models-dir "$(QUALITY_DIR)" --out "$(QUALITY_DIR)/report"
 

@@ -3,6 +3,8 @@ exit code, the common options, and the printing helpers."""
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
 import click
@@ -28,7 +30,20 @@ class KospriceGroup(click.Group):
         except KospriceError as exc:
             for note in getattr(exc, "__notes__", ()):
                 click.echo(note, err=True)
-            raise click.ClickException(exc.message) from None
+            raise click.ClickException(as_called(exc.message)) from None
+
+
+MAKE_VARIABLES = {"--force": "FORCE=1", "--approved-by": "APPROVED_BY=…", "--reason": "REASON=…",
+                  "--bump": "BUMP=…", "--to": "TO=…"}
+"""How the Makefile's lifecycle targets spell the options hints name."""
+
+
+def as_called(message: str) -> str:
+    """Name `make` variables instead of options when the Makefile ran the command (it sets
+    CALLED_FROM_MAKE=1), so a hint like "use --force" matches what the user typed."""
+    if os.environ.get("CALLED_FROM_MAKE") != "1":
+        return message
+    return re.sub(r"--[a-z-]+\b", lambda m: MAKE_VARIABLES.get(m.group(0), m.group(0)), message)
 
 
 region_option = click.option("--region", required=True, type=click.Choice(REGIONS),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.factories import synthetic_rows, write_csv
 from tests.lifecycle.conftest import REGION, run_kosprice
+from tests.servers import ROOT
 
 
 def assert_one_line_error(result, *expected: str) -> None:
@@ -52,3 +53,17 @@ def test_each_lifecycle_command_refuses_in_one_line(settings, tmp_path):
     ]
     for args, expected in cases:
         assert_one_line_error(run_kosprice(settings, *args), expected)
+
+
+def test_the_force_hint_names_the_make_variable_when_make_ran_it(cli, tmp_path):
+    version = cli.train(write_csv(tmp_path / "other.csv", synthetic_rows(n=300, seed=11,
+                                                                        base=3_000_000)),
+                        "--bump", "minor", "--reason", "wrong data")
+    args = ["promote", "--region", REGION, "--version", version, "--approved-by", "A",
+            "--reason", "r"]
+    assert "use --force" in cli(*args, ok=False).output
+    cli.env["CALLED_FROM_MAKE"] = "1"
+    refused = cli(*args, ok=False).output
+    assert "use FORCE=1 with a REASON=…" in refused and "--force" not in refused
+    makefile = (ROOT / "Makefile").read_text()
+    assert "CALLED_FROM_MAKE=1 $(BIN)/kosprice promote" in makefile
