@@ -20,33 +20,64 @@ REQUEST_OPTIONS = (OFFERED_PRICE, INTERVAL_LEVEL)
 MAX_OFFERED_PRICE = 1_000_000_000
 
 
+def json_type(value: object) -> str:
+    """Name the JSON type of a decoded value, as a message says what was sent (never its value)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "null" if value is None else type(value).__name__
+
+
 class Number(fields.Float):
     """A JSON number: strings and booleans are refused rather than coerced."""
 
-    default_error_messages = {"invalid": "Not a valid number."}
+    default_error_messages = {"invalid": "Expected a JSON number, got {got}."}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.make_error("invalid")
+            raise self.make_error("invalid", got=json_type(value))
         return super()._deserialize(value, attr, data, **kwargs)
 
 
 class Flag(fields.Field):
     """An amenity flag: 0 or 1 (JSON true/false are accepted as 1/0)."""
 
-    default_error_messages = {"invalid": "Must be 0 or 1."}
+    default_error_messages = {
+        "invalid": "Must be 0 or 1.",
+        "type": "Expected 0 or 1 as a JSON number (or true/false), got {got}.",
+    }
 
     def _deserialize(self, value, attr, data, **kwargs):
         if value in (0, 1) and not isinstance(value, float):
             return int(value)
-        raise self.make_error("invalid")
+        if isinstance(value, (int, float)):  # a number, just not 0 or 1 (1.0 included)
+            raise self.make_error("invalid")
+        raise self.make_error("type", got=json_type(value))
+
+
+class Text(fields.String):
+    """A JSON string: the message names the type sent instead."""
+
+    default_error_messages = {"invalid": "Expected a JSON string, got {got}."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid", got=json_type(value))
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def _field(feature: Feature, required: bool) -> fields.Field:
     if feature.kind == "flag":
         return Flag(required=required)
     if feature.kind == "category":
-        return fields.String(required=required, validate=validate.OneOf(feature.choices))
+        return Text(required=required, validate=validate.OneOf(feature.choices))
     return Number(required=required, allow_nan=False, validate=validate.Range(
         min=feature.minimum, max=feature.maximum, min_inclusive=not feature.exclusive_minimum))
 

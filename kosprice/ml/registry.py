@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kosprice.errors import IntegrityError, UnknownRegionError
-from kosprice.features import REGIONS
+from kosprice.features import FEATURES, REGIONS
 from kosprice.ml import predictor
 from kosprice.ml.artifact import write_json_atomically
 from kosprice.ml.repository import (
@@ -129,7 +129,9 @@ class ModelRegistry:
             "target_transform": meta.get("target_transform"),
             "params": meta["params"],
             "metrics": meta["metrics"],
-            "features": meta["features"],
+            # What the client sends, and what the server computes from it (never sent).
+            "inputs": [f for f in meta["features"] if not FEATURES[f].derived],
+            "derived_features": [f for f in meta["features"] if FEATURES[f].derived],
             "trained_at": meta["trained_at"],
             "sklearn_version": meta["sklearn_version"],
             "training_rows": meta["training_data"].get("rows"),

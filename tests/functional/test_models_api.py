@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kosprice.features import REGIONS
+from kosprice.features import INPUT_FEATURES, REGIONS
 from tests.factories import copy_version
 
 
@@ -42,7 +42,10 @@ def test_model_description(client, models_dir):
     assert body["model_type"] == "Ridge"
     assert body["params"]["alpha"] == 1.0
     assert set(body["metrics"]) == {"r2", "mae", "rmse", "mape"}
-    assert body["features"][-1] == "amenities_count"
+    # What the client sends, apart from what the server derives (sending it is a 422).
+    assert "amenities_count" not in body["inputs"]
+    assert body["derived_features"] == ["amenities_count"]
+    assert set(body["inputs"]) <= set(INPUT_FEATURES) and "luas_kamar" in body["inputs"]
     assert body["trained_at"]
     assert body["versions_on_disk"] == ["v1.0.0"]
 

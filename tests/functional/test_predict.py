@@ -80,7 +80,7 @@ def test_a_feature_the_model_does_not_use_is_accepted_and_ignored(client_without
     client = client_without_mesin_cuci
     described = client.get("/models/yogyakarta").get_json()
     assert described["model_version"] == "v1.1.0"
-    assert "is_mesin_cuci" not in described["features"]
+    assert "is_mesin_cuci" not in described["inputs"]
 
     del listing["is_mesin_cuci"]
     without = client.post("/predict/yogyakarta", json=listing)
@@ -175,3 +175,18 @@ def test_a_newer_version_serves_once_present(models_dir, tmp_path, make_app, lis
     build_models(models_dir, tmp_path, regions=("jakarta_pusat",), version="v1.9.0")
     body = make_app().test_client().post("/predict/jakarta_pusat", json=listing).get_json()
     assert body["model_version"] == "v1.10.0"
+
+
+@pytest.mark.parametrize(("field", "sent", "message"), [
+    ("luas_kamar", "12", "Expected a JSON number, got a string."),
+    ("luas_kamar", True, "Expected a JSON number, got true/false."),
+    ("jarak_ke_bca", [1.5], "Expected a JSON number, got an array."),
+    ("is_furnished", "1", "Expected 0 or 1 as a JSON number (or true/false), got a string."),
+    ("is_furnished", {"v": 1}, "Expected 0 or 1 as a JSON number (or true/false), "
+                               "got an object."),
+    ("is_furnished", 2, "Must be 0 or 1."),
+    ("tipe_kos", 3, "Expected a JSON string, got a number."),
+])
+def test_validation_messages_say_what_type_was_sent(client, listing, field, sent, message):
+    assert fields_of(client.post("/predict/yogyakarta", json={**listing, field: sent})) == {
+        field: [message]}
