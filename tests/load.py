@@ -94,17 +94,18 @@ def switch_over(load: SteadyLoad, reload, old: str, new: str) -> dict[str, float
             "slowest": round(max(o.done - o.sent for o in after), 2)}
 
 
-def reload_drill(server, cli, lifecycle, reload, data, region: str, cycles: int) -> dict:
-    """`cycles` times: train a candidate, promote it, `make reload`, under steady load.
+def reload_drill(server, lifecycle, reload, next_candidate, region: str, cycles: int) -> dict:
+    """`cycles` times: make a candidate, promote it, `make reload`, under steady load.
 
-    Returns the requests sent, the failed ones and each switch's timings; the caller asserts.
+    `next_candidate(cycle, serving)` writes a candidate and returns its version. Returns the
+    requests sent, the failed ones and each switch's timings; the caller asserts.
     """
     switches = []
-    with SteadyLoad(f"{server.url}/predict/{region}") as load:
+    with SteadyLoad(f"{server.url}/predict/{region}", max_seconds=3600) as load:
         wait_until(lambda: load.served("v1.0.0"), what="load to start")
         serving = "v1.0.0"
         for cycle in range(cycles):
-            version = cli.train(data(cycle))
+            version = next_candidate(cycle, serving)
             lifecycle.promote(region, version, approved_by="drill", reason=f"cycle {cycle}",
                               force=True)
             switches.append(switch_over(load, reload, serving, version))

@@ -94,4 +94,4 @@ def make_reload(settings) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ["PATH"], **kosprice_env(settings)}
     return subprocess.run(["make", "-s", "-o", "install", "reload", f"VENV={sys.prefix}",
                            f"PIDFILE={settings.state_dir / 'gunicorn.pid'}"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

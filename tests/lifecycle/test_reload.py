@@ -12,14 +12,21 @@ the slowest request under 1 s, no failure in about 2,000 requests; `make reload`
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from tests.factories import LISTING
-from tests.lifecycle.conftest import REGION, better_data, kosprice_env, make_reload, production_like
+from tests.factories import LISTING, edit_metadata
+from tests.lifecycle.conftest import (
+    REGION,
+    better_data,
+    kosprice_env,
+    make_reload,
+    production_like,
+)
 from tests.load import SWITCH_BOUND, SteadyLoad, reload_drill, switch_over
 from tests.servers import cpu_hog, gunicorn, wait_until
 
@@ -80,19 +87,28 @@ DRILL_CYCLES = 10
 @pytest.mark.drill
 def test_reload_drill_ten_promotions_without_a_failed_request(cli, lifecycle, settings,
                                                               tmp_path):
-    """`make drills`: 10 consecutive train + promote + `make reload` cycles under 4 kept-alive
-    connections sending steadily, with a CPU hog on one core: zero failed or reset requests."""
+    """`make drills`: 10 consecutive promote + `make reload` cycles under 4 kept-alive
+    connections sending steadily, with a CPU hog on one core: zero failed or reset requests.
+
+    The first candidate is trained; later ones are copies of the serving version under the
+    next version number (training ten times would only slow the drill down)."""
+    def next_candidate(cycle: int, serving: str) -> str:
+        if cycle == 0:
+            return cli.train(production_like(tmp_path, shift=600_000))
+        version = f"v1.{cycle + 1}.0"
+        target = settings.candidates_dir / REGION / version
+        shutil.copytree(settings.models_dir / REGION / serving, target)
+        edit_metadata(target, model_version=version)
+        return version
+
     with gunicorn(tmp_path, kosprice_env(settings), workers=2) as server, cpu_hog():
-        drill = reload_drill(
-            server, cli, lifecycle, lambda: make_reload(settings),
-            lambda cycle: production_like(tmp_path, f"cycle-{cycle}.csv",
-                                          shift=50_000 * (cycle + 1)),
-            REGION, DRILL_CYCLES)
+        drill = reload_drill(server, lifecycle, lambda: make_reload(settings), next_candidate,
+                             REGION, DRILL_CYCLES)
         output = server.output()
     print(f"\nreload drill: {DRILL_CYCLES} cycles, {drill['sent']} requests, "
           f"{len(drill['failed'])} failed; switches {drill['switches']}")
     assert drill["failed"] == []
-    assert len(drill["switches"]) == DRILL_CYCLES
+    assert len(drill["switches"]) == DRILL_CYCLES and drill["serving"] == "v1.10.0"
     assert all(s["last_old"] <= SWITCH_BOUND and s["first_new"] <= SWITCH_BOUND
                for s in drill["switches"])
     assert "Worker failed to boot" not in output and "could not start" not in output
