@@ -7,12 +7,14 @@ Tracebacks and exception text stay in the server's logs.
 
 from __future__ import annotations
 
+import math
+
 import marshmallow
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from kosprice.api.context import current_request_id
-from kosprice.errors import KospriceError
+from kosprice.errors import KospriceError, StoreUnavailableError
 from kosprice.logging import get_logger
 
 log = get_logger("kosprice.api")
@@ -50,7 +52,18 @@ def _http_error(exc: HTTPException) -> Response:
     return response
 
 
+def _store_unavailable(exc: StoreUnavailableError) -> Response:
+    """503 that says what is unavailable (its message names no internals) and when to retry."""
+    log.warning("monitor read refused: store unavailable", error_code=exc.code)
+    response = error_response(exc.status, exc.code, exc.message, exc.details)
+    retry_after = exc.details.get("retry_after_s") or 1
+    response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return response
+
+
 def _kosprice_error(exc: KospriceError) -> Response:
+    if isinstance(exc, StoreUnavailableError):
+        return _store_unavailable(exc)
     if exc.status >= 500:
         # A server-side failure's message may name paths or internals: log it, don't send it.
         log.error("request failed", error_code=exc.code, exc_info=exc)

@@ -90,14 +90,17 @@ def test_reload_drill_ten_promotions_without_a_failed_request(cli, lifecycle, se
     """`make drills`: 10 consecutive promote + `make reload` cycles under 4 kept-alive
     connections sending steadily, with a CPU hog on one core: zero failed or reset requests.
 
-    The first candidate is trained; later ones are copies of the serving version under the
-    next version number (training ten times would only slow the drill down)."""
+    The first candidate is trained; later ones are copies of it under the next version
+    number (training ten times would only slow the drill down)."""
+    trained = []
+
     def next_candidate(cycle: int, serving: str) -> str:
         if cycle == 0:
-            return cli.train(production_like(tmp_path, shift=600_000))
+            trained.append(cli.train(production_like(tmp_path, shift=600_000)))
+            return trained[0]
         version = f"v1.{cycle + 1}.0"
         target = settings.candidates_dir / REGION / version
-        shutil.copytree(settings.models_dir / REGION / serving, target)
+        shutil.copytree(settings.candidates_dir / REGION / trained[0], target)
         edit_metadata(target, model_version=version)
         return version
 

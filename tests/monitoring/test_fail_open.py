@@ -56,6 +56,9 @@ def assert_unavailable(client) -> None:
         assert response.status_code == 503
         assert response.json["error"]["code"] == "monitor_store_unavailable"
         assert set(response.json["error"]) == {"code", "message", "details", "request_id"}
+        # Says what is unavailable (not "internal error") and when to come back.
+        assert "monitoring store is unavailable" in response.json["error"]["message"]
+        assert int(response.headers["Retry-After"]) >= 1
 
 
 def store_errors(client, operation: str) -> float:
