@@ -75,6 +75,19 @@ def _observe_batch(state: BatchState, response: Response, latency_ms: float) -> 
             anomalies=state.anomalies, drift=state.drift), state.model_latency)
 
 
+def error_summary(response: Response) -> dict:
+    """For an error answer: its code and the names of the invalid fields (already capped by
+    the error handler), never the values sent; nothing for a success."""
+    if response.status_code < 400 or not response.is_json:
+        return {}
+    error = (response.get_json(silent=True) or {}).get("error") or {}
+    summary = {"error_code": error.get("code")}
+    fields = (error.get("details") or {}).get("fields")
+    if isinstance(fields, dict):
+        summary["invalid_fields"] = sorted(fields)
+    return summary
+
+
 def start_prediction(region: str) -> PredictionState:
     """Begin this request's prediction record; the after-request hook finishes it."""
     # The region comes from the URL: an unknown one is logged cut short, like any client text.
@@ -94,7 +107,8 @@ def observe_prediction(response: Response) -> Response:
     level = log.info if response.status_code < 500 else log.error
     level("prediction", status=response.status_code, latency_ms=latency_ms,
           region=state.region, model_version=state.model_version,
-          predicted_price=state.predicted_price, anomalies=list(state.anomalies))
+          predicted_price=state.predicted_price, anomalies=list(state.anomalies),
+          **error_summary(response))
     if state.model_version is not None:  # a known region: failed requests count there too
         services().monitor.observe(Observation(
             region=state.region, request_id=current_request_id(), timestamp=time.time(),

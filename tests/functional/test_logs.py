@@ -44,6 +44,14 @@ def test_failed_predictions_are_logged_too(logged_client, log_files, listing):
     assert lines["bad-listing"]["predicted_price"] is None
     assert lines["bad-region"]["status"] == 404
     assert lines["bad-region"]["model_version"] is None
+    # A 4xx line names the error and the invalid fields, never what was sent in them.
+    assert lines["bad-listing"]["error_code"] == "validation_error"
+    assert lines["bad-listing"]["invalid_fields"] == ["luas_kamar"]
+    assert lines["bad-region"]["error_code"] == "unknown_region"
+    logged_client.post("/predict/yogyakarta", json={**listing, "tipe_kos": "secret-value-42"},
+                       headers={"X-Request-ID": "bad-type"})
+    line = next(x for x in log_files.events("prediction") if x["request_id"] == "bad-type")
+    assert line["invalid_fields"] == ["tipe_kos"] and "secret-value-42" not in log_files.text()
 
 
 def test_every_line_is_json_and_non_prediction_routes_have_no_canonical_line(
