@@ -78,6 +78,8 @@ PIDFILE ?= $(STATE_DIR)/gunicorn.pid
 TRAIN_CSV = $(if $(filter %.csv,$(DATA)),$(DATA),$(DATA)/$(REGION).csv)
 
 train: install ## Train a candidate: REGION=r [DATA=csv-or-dir MODEL=name BUMP=patch REASON=text]
+	@test -n "$(REGION)" || { echo "name the region: make train REGION=one of $(REGIONS)" >&2; exit 2; }
+	@test -f "$(TRAIN_CSV)" || { echo "no listings at $(TRAIN_CSV): DATA=file.csv, or DATA=folder holding $(REGION).csv (default folder: ../shared/data/kos)" >&2; exit 2; }
 	CALLED_FROM_MAKE=1 $(BIN)/kosprice train --region "$(REGION)" --data "$(TRAIN_CSV)" $(if $(MODEL),--model "$(MODEL)") \
 		$(if $(BUMP),--bump "$(BUMP)") $(if $(REASON),--reason "$(REASON)")
 

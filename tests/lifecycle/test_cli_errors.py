@@ -67,3 +67,15 @@ def test_the_force_hint_names_the_make_variable_when_make_ran_it(cli, tmp_path):
     assert "use FORCE=1 with a REASON=…" in refused and "--force" not in refused
     makefile = (ROOT / "Makefile").read_text()
     assert "CALLED_FROM_MAKE=1 $(BIN)/kosprice promote" in makefile
+
+
+def test_make_train_says_where_it_looked_for_data(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(["make", "-s", "-o", "install", "train", "REGION=yogyakarta",
+                             f"DATA={tmp_path}", f"VENV={sys.prefix}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert f"no listings at {tmp_path}/yogyakarta.csv" in result.stderr
+    assert "default folder: ../shared/data/kos" in result.stderr
