@@ -23,10 +23,6 @@ K8S = ROOT / "deploy" / "k8s"
 BASE, OVERLAY = K8S / "base", K8S / "overlays" / "example"
 VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 GUNICORN_CONF = (ROOT / "deploy" / "gunicorn.conf.py").read_text()
-PENDING_SETTINGS = {"KOSPRICE_SIGNING_KEY"}
-"""Settings the signing work adds; drop it here once Settings has it."""
-
-
 def load_all(text: str) -> list[dict]:
     return [doc for doc in yaml.safe_load_all(text) if doc]
 
@@ -159,7 +155,7 @@ def test_models_are_mounted_read_only_and_secrets_come_from_secrets(base):
         assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "kosprice-secrets", name
         assert "value" not in env[name]
     assert not [doc for doc in base.values() if doc["kind"] == "Secret"]
-    known = {variable for variable, _, _ in Settings.documentation()} | PENDING_SETTINGS
+    known = {variable for variable, _, _ in Settings.documentation()}
     config = next(doc for key, doc in base.items() if key.startswith("ConfigMap/"))
     assert {n for n in [*env, *config["data"]] if n.startswith("KOSPRICE_")} <= known
 
