@@ -44,24 +44,35 @@ def comparison_table(c: Comparison) -> list[str]:
     return lines
 
 
+MILLION = 1e6
+"""Plots show Rupiah in millions: axis labels say so, ticks carry no 1e6 offset."""
+
+
 def _plot(path: Path, comparison: Comparison, size: tuple[float, float], title: str,
           xlabel: str, ylabel: str, x: Callable[[Evaluation], np.ndarray],
           y: Callable[[Evaluation], np.ndarray], guide: Callable[[Any], None]) -> Path:
-    """Scatter candidate and production (when scored) on one chart, with a grey guide line."""
+    """One panel per model (candidate left, production right) on shared axes, so points
+    never hide each other; semi-transparent points, a grey guide, 1,300 px wide."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=size)
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    sides = [comparison.candidate, comparison.production]
-    for evaluation, colour in zip(sides, COLOURS, strict=True):
-        if evaluation is not None:
-            axes.scatter(x(evaluation), y(evaluation), s=12, alpha=0.6, color=colour,
-                         label=f"{evaluation.version} ({evaluation.model_type})")
-    guide(axes)
-    axes.set(xlabel=xlabel, ylabel=ylabel, title=f"{comparison.region}: {title}")
-    axes.legend()
+    sides = [e for e in (comparison.candidate, comparison.production) if e is not None]
+    panels = figure.subplots(1, len(sides), sharex=True, sharey=True, squeeze=False)[0]
+    for axes, evaluation, colour, role in zip(panels, sides, COLOURS,
+                                             ("candidate", "production"), strict=False):
+        axes.scatter(x(evaluation) / MILLION, y(evaluation) / MILLION, s=14, alpha=0.5,
+                     color=colour, edgecolors="none",
+                     label=f"{role} {evaluation.version} ({evaluation.model_type})")
+        guide(axes)
+        axes.ticklabel_format(useOffset=False, style="plain")
+        axes.set(xlabel=xlabel, ylabel=ylabel)
+        axes.set_title(f"{role} {evaluation.version}: MAE "
+                       f"{evaluation.metrics['mae'] / MILLION:.3f}M Rp")
+        axes.grid(alpha=0.3)
+        axes.legend(loc="upper left", fontsize="small", framealpha=0.6)
+    figure.suptitle(f"{comparison.region}: {title}")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     return path
@@ -73,15 +84,16 @@ def write_report(comparison: Comparison, folder: Path) -> list[Path]:
     actual = comparison.actual
     low, high = float(actual.min()), float(actual.max())
     scatter = _plot(
-        folder / "predicted_vs_actual.png", comparison, (6, 6),
+        folder / "predicted_vs_actual.png", comparison, (13, 6.5),
         f"predicted vs actual ({comparison.rows} rows)",
-        "actual monthly price (Rp)", "predicted monthly price (Rp)",
+        "actual monthly price (million Rp)", "predicted monthly price (million Rp)",
         x=lambda e: actual, y=lambda e: e.predictions,
-        guide=lambda axes: axes.plot([low, high], [low, high], color="grey", linewidth=1,
-                                     label="perfect"))
+        guide=lambda axes: axes.plot([low / MILLION, high / MILLION],
+                                     [low / MILLION, high / MILLION], color="grey",
+                                     linewidth=1, label="predicted = actual"))
     residuals = _plot(
-        folder / "residuals.png", comparison, (8, 4), "residuals",
-        "predicted monthly price (Rp)", "residual: predicted - actual (Rp)",
+        folder / "residuals.png", comparison, (13, 5), "residuals",
+        "predicted monthly price (million Rp)", "residual: predicted - actual (million Rp)",
         x=lambda e: e.predictions, y=lambda e: e.predictions - actual,
         guide=lambda axes: axes.axhline(0, color="grey", linewidth=1))
 
@@ -89,7 +101,7 @@ def write_report(comparison: Comparison, folder: Path) -> list[Path]:
     title = f"# {c.region}: candidate {c.candidate.version} vs production " + (
         str(c.production.version) if c.production else "(none)")
     lines = [title, "",
-             f"Both scored on the candidate's {c.rows} held-out rows (the same rows).", "",
+             f"Both scored on {c.basis} (the same rows).", "",
              *comparison_table(c), "",
              f"**Verdict:** {c.verdict}; implied bump: {c.implied_bump or 'none'}.", "",
              c.explanation + ".", "",
