@@ -226,6 +226,13 @@ class Settings:
                                "Predictions kept per region for the rolling monitors")
     anomaly_history: int = setting("ANOMALY_HISTORY", 50, _positive_int,
                                    "Most recent anomalies kept per region")
+    anomaly_recent_per_client: int = setting(
+        "ANOMALY_RECENT_PER_CLIENT", 5, _positive_int,
+        "Most entries one client holds in the recent anomalies (all are still counted)")
+    client_hash_key: str | None = setting(
+        "CLIENT_HASH_KEY", None, _optional_secret,
+        "Key (16+ characters) of the client hash in the recent anomalies; set the same on "
+        "every host sharing a store (unset: a random key per host in STATE_DIR)", secret=True)
     drift_window: int = setting("DRIFT_WINDOW", 2_000, _positive_int,
                                 "Latest predictions per region the drift monitor compares")
     drift_min_sample: int = setting("DRIFT_MIN_SAMPLE", 500, _positive_int,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
 
 from kosprice.api.context import current_request_id
 from kosprice.api.services import services
@@ -72,7 +72,13 @@ def _observe_batch(state: BatchState, response: Response, latency_ms: float) -> 
             region=state.region, request_id=current_request_id(), timestamp=time.time(),
             status=response.status_code, latency_ms=latency_ms,
             model_version=state.model_version, prices=state.prices,
-            anomalies=state.anomalies, drift=state.drift), state.model_latency)
+            anomalies=state.anomalies, drift=state.drift, client=_client()),
+            state.model_latency)
+
+
+def _client() -> str:
+    """The client's address as the app sees it (after ProxyFix, when trusted), hashed."""
+    return services().clients.of(request.remote_addr)
 
 
 def error_summary(response: Response) -> dict:
@@ -114,7 +120,8 @@ def observe_prediction(response: Response) -> Response:
             region=state.region, request_id=current_request_id(), timestamp=time.time(),
             status=response.status_code, latency_ms=latency_ms,
             model_version=state.model_version, price=state.predicted_price,
-            anomalies=state.anomalies, drift=state.drift), state.model_latency)
+            anomalies=state.anomalies, drift=state.drift, client=_client()),
+            state.model_latency)
     return response
 
 

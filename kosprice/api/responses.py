@@ -170,10 +170,17 @@ class AnomalyMonitor(Schema):
     predictions = fields.Integer(required=True)
     anomalous_predictions = fields.Integer(required=True)
     anomaly_rate = fields.Float(required=True)
+    unlisted = fields.Integer(required=True, metadata={
+        "description": "Anomalies counted but kept out of `recent`: their client already "
+                       "held `recent_per_client` entries there"})
     by_kind = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     thresholds = fields.Dict(required=True)
     iqr = fields.Dict(required=True)
-    recent = fields.List(fields.Dict(), required=True)
+    recent = fields.List(fields.Dict(), required=True, metadata={
+        "description": "Latest listed anomalies, newest first; `client` is a keyed hash of "
+                       "the client's address, never the address"})
+    recent_capacity = fields.Integer(required=True)
+    recent_per_client = fields.Integer(required=True)
     store = fields.String(required=True)
 
 

@@ -12,8 +12,9 @@ from kosprice.errors import StoreUnavailableError
 from kosprice.ml.audit import promotion_history
 from kosprice.ml.registry import ModelRegistry
 from kosprice.ml.repository import LoadedModel
-from kosprice.monitoring import build_store
+from kosprice.monitoring import build_client_hasher, build_store
 from kosprice.monitoring.anomalies import AnomalyRules
+from kosprice.monitoring.clients import ClientHasher
 from kosprice.monitoring.drift import DriftReference
 from kosprice.monitoring.metrics import Metrics
 from kosprice.monitoring.monitor import Monitor
@@ -32,6 +33,8 @@ class Services:
     monitor: Monitor
     history: dict[str, list[dict[str, Any]]]
     """Promotions and rollbacks per region, newest first, read with the models."""
+    clients: ClientHasher
+    """Names the client of each recorded anomaly by a keyed hash of its address."""
 
     @classmethod
     def build(cls, settings: Settings, registry: ModelRegistry, metrics: Metrics,
@@ -43,7 +46,7 @@ class Services:
                           drift_min_sample=settings.drift_min_sample)
         history = {region: promotion_history(settings.audit_log, region)
                    for region in registry.regions}
-        return cls(settings, registry, monitor, history)
+        return cls(settings, registry, monitor, history, build_client_hasher(settings))
 
     def describe_model(self, region: str) -> dict[str, Any]:
         description = self.registry.describe(region)  # raises for an unknown region first

@@ -201,12 +201,15 @@ class Monitor:
             "anomalous_predictions": state.anomalous,
             "anomaly_rate": round(state.anomalous / state.predictions, 6)
             if state.predictions else 0.0,
+            "unlisted": state.unlisted,
             "by_kind": {kind: state.anomalies_by_kind.get(kind, 0) for kind in KINDS},
             "thresholds": {"floor": rules.floor, "ceiling": rules.ceiling,
                            "source": rules.thresholds_source},
             "iqr": {"training": rules.training.describe(), "live": live,
                     "live_min_window": MIN_LIVE_WINDOW},
             "recent": [{**a, "timestamp": _iso(a["timestamp"])} for a in state.recent_anomalies],
+            "recent_capacity": self.store.anomaly_history,
+            "recent_per_client": self.store.recent_per_client,
             "store": self.store.kind,
         }
 

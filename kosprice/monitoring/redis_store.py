@@ -1,8 +1,9 @@
 """Redis implementation of the monitoring store: one server, a Redis Cluster, or Sentinel.
 
 Keys: `{prefix}:{{region}}:counters` (hash), `:window`, `:latency`, `:anomalies` (lists),
-`:drift` (hash: slot counts by model version) and `:drift_window` (list: the slots of the
-last `drift_window` predictions, so the one leaving the window can be taken off the counts).
+`:drift` (hash: slot counts by model version), `:drift_window` (list: the slots of the
+last `drift_window` predictions, so the one leaving the window can be taken off the counts)
+and `:anomaly_clients` (hash: how many entries of the anomaly list each client holds).
 The `{region}` braces are a Redis Cluster hash tag: one region's keys share a slot, so the
 recording script may touch them all. Recording is one EVALSHA (one round trip, atomic) in
 every mode: redis-py's `RedisCluster` sends it to the slot's primary, Sentinel's client to
@@ -24,6 +25,7 @@ from redis.sentinel import Sentinel
 
 from kosprice.monitoring.store import (
     DRIFT_WINDOW,
+    RECENT_PER_CLIENT,
     RINGS,
     BatchObservation,
     DriftWindow,
@@ -67,7 +69,34 @@ local function record_drift(drift, drift_window, size, entries)
 end
 """
 
-_RECORD = _DRIFT + """
+_LIST_ANOMALIES = """
+-- List one client's anomaly entries while it holds fewer than `limit` of the list; count the
+-- rest as unlisted. Entries pushed out of the list give their client's share back.
+local function list_anomalies(counters, anomalies, clients, history, limit, client, records)
+  local held = tonumber(redis.call('HGET', clients, client) or '0')
+  local admitted = math.min(math.max(limit - held, 0), #records)
+  if admitted < #records then
+    redis.call('HINCRBY', counters, 'unlisted', #records - admitted)
+  end
+  if admitted == 0 then return end
+  redis.call('HINCRBY', clients, client, admitted)
+  local length = 0
+  for i = 1, admitted, 500 do
+    length = redis.call('LPUSH', anomalies, unpack(records, i, math.min(i + 499, admitted)))
+  end
+  if length > history then
+    for _, gone in ipairs(redis.call('RPOP', anomalies, length - history)) do
+      local ok, entry = pcall(cjson.decode, gone)
+      local owner = ok and type(entry) == 'table' and entry['client']
+      if type(owner) == 'string' and redis.call('HINCRBY', clients, owner, -1) <= 0 then
+        redis.call('HDEL', clients, owner)
+      end
+    end
+  end
+end
+"""
+
+_RECORD = _DRIFT + _LIST_ANOMALIES + """
 local counters, window, latency, anomalies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local size, history = tonumber(ARGV[1]), tonumber(ARGV[2])
 redis.call('HINCRBY', counters, 'requests', 1)
@@ -85,16 +114,16 @@ if ARGV[6] ~= '' then
   end
   if ARGV[8] ~= '' then
     redis.call('HINCRBY', counters, 'anomalous', 1)
-    for i = 11, #ARGV do redis.call('HINCRBY', counters, 'a:' .. ARGV[i], 1) end
-    redis.call('LPUSH', anomalies, ARGV[8])
-    redis.call('LTRIM', anomalies, 0, history - 1)
+    for i = 13, #ARGV do redis.call('HINCRBY', counters, 'a:' .. ARGV[i], 1) end
+    list_anomalies(counters, anomalies, KEYS[7], history, tonumber(ARGV[11]), ARGV[12],
+                   {ARGV[8]})
   end
 end
 return 1
 """
 
 
-_RECORD_BATCH = _DRIFT + """
+_RECORD_BATCH = _DRIFT + _LIST_ANOMALIES + """
 local counters, window, latency, anomalies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local size, history = tonumber(ARGV[1]), tonumber(ARGV[2])
 local stamp, status, version = ARGV[3], ARGV[4], ARGV[6]
@@ -126,10 +155,7 @@ if #found > 0 then
   end
   redis.call('HINCRBY', counters, 'anomalous', #records)
   for kind, count in pairs(kinds) do redis.call('HINCRBY', counters, 'a:' .. kind, count) end
-  for i = 1, #records, 500 do
-    redis.call('LPUSH', anomalies, unpack(records, i, math.min(i + 499, #records)))
-  end
-  redis.call('LTRIM', anomalies, 0, history - 1)
+  list_anomalies(counters, anomalies, KEYS[7], history, tonumber(ARGV[11]), ARGV[12], records)
 end
 return 1
 """
@@ -174,8 +200,9 @@ class RedisStore(MonitorStore):
     kind = "redis"
 
     def __init__(self, endpoint: RedisEndpoint | str, prefix: str, window_size: int,
-                 anomaly_history: int, timeout: float, drift_window: int = DRIFT_WINDOW) -> None:
-        super().__init__(window_size, anomaly_history, drift_window)
+                 anomaly_history: int, timeout: float, drift_window: int = DRIFT_WINDOW,
+                 recent_per_client: int = RECENT_PER_CLIENT) -> None:
+        super().__init__(window_size, anomaly_history, drift_window, recent_per_client)
         if isinstance(endpoint, str):
             endpoint = RedisEndpoint(url=endpoint)
         self.endpoint, self.prefix, self.timeout = endpoint, prefix, timeout
@@ -201,6 +228,11 @@ class RedisStore(MonitorStore):
         base = f"{self.prefix}:{{{region}}}"
         return [f"{base}:drift", f"{base}:drift_window"]
 
+    def script_keys(self, region: str) -> list[str]:
+        """Every key a recording touches, the anomaly list's clients last."""
+        return [*self.keys(region), *self.drift_keys(region),
+                f"{self.prefix}:{{{region}}}:anomaly_clients"]
+
     def record(self, observation: Observation) -> None:
         o = observation
         client = self.client
@@ -208,9 +240,8 @@ class RedisStore(MonitorStore):
                 repr(round(o.latency_ms, 3)),
                 "" if o.price is None else repr(o.price), o.model_version or "",
                 o.anomaly_record() if o.anomalies else "", self.drift_window,
-                o.drift or "", *o.anomalies]
-        self._script(keys=[*self.keys(o.region), *self.drift_keys(o.region)], args=args,
-                     client=client)
+                o.drift or "", self.recent_per_client, o.client, *o.anomalies]
+        self._script(keys=self.script_keys(o.region), args=args, client=client)
 
     def record_batch(self, batch: BatchObservation) -> None:
         b = batch
@@ -220,9 +251,9 @@ class RedisStore(MonitorStore):
         args = [self.window_size, self.anomaly_history, repr(b.timestamp), b.status,
                 repr(round(b.latency_ms, 3)), b.model_version or "",
                 " ".join(map(repr, b.prices)), json.dumps(found),
-                self.drift_window, " ".join(b.drift_entries())]
-        self._batch_script(keys=[*self.keys(b.region), *self.drift_keys(b.region)], args=args,
-                           client=client)
+                self.drift_window, " ".join(b.drift_entries()), self.recent_per_client,
+                b.client]
+        self._batch_script(keys=self.script_keys(b.region), args=args, client=client)
 
     def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
         counters_key, *ring_keys = self.keys(region)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from kosprice.monitoring.store import (
     DRIFT_WINDOW,
+    RECENT_PER_CLIENT,
     RINGS,
     BatchObservation,
     DriftWindow,
@@ -63,6 +64,15 @@ INSERT INTO drift (region, name, value) VALUES (?, ?, ?)
 ON CONFLICT (region, name) DO UPDATE SET value = value + excluded.value
 """
 _PUT = "INSERT OR REPLACE INTO ring (region, ring, slot, seq, payload) VALUES (?, ?, ?, ?, ?)"
+_SEED_ANOMALY_SEQ = """
+INSERT INTO counters (region, name, value)
+SELECT region, 'anomaly_seq', value - ? FROM counters WHERE region = ? AND name = 'anomalous'
+ON CONFLICT (region, name) DO NOTHING
+"""
+_CLIENT_HOLDS = """
+SELECT count(*) FROM ring WHERE region = ? AND ring = 'anomalies' AND seq > ?
+AND json_extract(payload, '$.client') = ?
+"""
 
 
 MIGRATION_TIMEOUT = 10.0
@@ -92,10 +102,11 @@ class SqliteStore(MonitorStore):
     kind = "sqlite"
 
     def __init__(self, path: Path, window_size: int, anomaly_history: int,
-                 busy_timeout: float = 5.0, drift_window: int = DRIFT_WINDOW) -> None:
+                 busy_timeout: float = 5.0, drift_window: int = DRIFT_WINDOW,
+                 recent_per_client: int = RECENT_PER_CLIENT) -> None:
         """No I/O here: the file is created lazily, so a failure is a store error (fail
         open) and never stops a worker from booting."""
-        super().__init__(window_size, anomaly_history, drift_window)
+        super().__init__(window_size, anomaly_history, drift_window, recent_per_client)
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self._local = threading.local()
@@ -162,15 +173,34 @@ class SqliteStore(MonitorStore):
                 if o.drift:
                     self._record_drift(o.region, [(o.model_version, o.drift)])
                 if o.anomalies:
-                    anomalous = self._increment(o.region, "anomalous")
+                    self._increment(o.region, "anomalous")
                     for kind in o.anomalies:
                         self._increment(o.region, f"a:{kind}")
-                    self._put(o.region, "anomalies", anomalous, self.anomaly_history,
-                              o.anomaly_record())
+                    self._list_anomalies(o.region, o.client, [o.anomaly_record()])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def _list_anomalies(self, region: str, client: str, records: list[str]) -> None:
+        """Put one client's anomaly entries in the ring while it holds fewer than
+        `recent_per_client` of the ring's entries; count the rest as unlisted. The ring has
+        its own sequence (`anomaly_seq`), seeded once from `anomalous` (which numbered the
+        slots before, and already counts these records)."""
+        db = self.db
+        db.execute(_SEED_ANOMALY_SEQ, (len(records), region))
+        last = self._increment(region, "anomaly_seq", 0)
+        held = db.execute(_CLIENT_HOLDS, (region, last - self.anomaly_history,
+                                          client)).fetchone()[0]
+        admitted = records[:max(self.recent_per_client - held, 0)]
+        if len(admitted) < len(records):
+            self._increment(region, "unlisted", len(records) - len(admitted))
+        if not admitted:
+            return
+        last = self._increment(region, "anomaly_seq", len(admitted))
+        db.executemany(_PUT, [
+            (region, "anomalies", seq % self.anomaly_history, seq, record)
+            for seq, record in enumerate(admitted, last - len(admitted) + 1)])
 
     @staticmethod
     def _slot_names(version: str, slots: str) -> list[str]:
@@ -225,14 +255,12 @@ class SqliteStore(MonitorStore):
                     self._record_drift(b.region, drift)
                 anomalous = b.anomalous()
                 if anomalous:
-                    last = self._increment(b.region, "anomalous", len(anomalous))
+                    self._increment(b.region, "anomalous", len(anomalous))
                     for kind, count_of_kind in Counter(
                             k for i in anomalous for k in b.anomalies[i]).items():
                         self._increment(b.region, f"a:{kind}", count_of_kind)
-                    db.executemany(_PUT, [
-                        (b.region, "anomalies", seq % self.anomaly_history, seq,
-                         b.anomaly_record(index))
-                        for seq, index in enumerate(anomalous, last - len(anomalous) + 1)])
+                    self._list_anomalies(b.region, b.client,
+                                         [b.anomaly_record(index) for index in anomalous])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -254,7 +282,8 @@ class SqliteStore(MonitorStore):
         # larger size configured earlier hold older entries and are skipped.
         limits = {"window": ("predictions", self.window_size),
                   "latency": ("requests", self.window_size),
-                  "anomalies": ("anomalous", self.anomaly_history)}
+                  "anomalies": ("anomaly_seq", self.anomaly_history)}
+        counters.setdefault("anomaly_seq", counters.get("anomalous", 0))
         kept: dict[str, list[str]] = {ring: [] for ring in RINGS}
         for ring, seq, payload in rows:
             counter, size = limits[ring]

@@ -6,7 +6,9 @@ runs the same contract against both.
 
 Per region the store keeps lifetime counters plus three bounded rings: the last
 `window_size` predictions (price, model version), the last `window_size` request latencies
-(milliseconds, status) and the last `anomaly_history` anomalies. Memory is bounded by
+(milliseconds, status) and the last `anomaly_history` anomalies. Every anomaly is counted,
+but the anomaly ring lists at most `recent_per_client` entries of one client at any time
+(its later anomalies are counted as `unlisted`), so one client cannot flood it. Memory is bounded by
 regions × (2 × window_size + anomaly_history) entries, whatever the traffic.
 """
 
@@ -34,11 +36,13 @@ class Observation:
     """Kinds of anomaly this prediction shows (empty when normal)."""
     drift: str | None = None
     """The prediction's reference-bin slots, comma-separated (`DriftReference.encode`)."""
+    client: str = "unknown"
+    """A short keyed hash of the client's address (`ClientHasher`), never the address."""
 
     def anomaly_record(self) -> str:
         return json.dumps({"request_id": self.request_id, "value": self.price,
                            "reasons": list(self.anomalies), "model_version": self.model_version,
-                           "timestamp": self.timestamp})
+                           "timestamp": self.timestamp, "client": self.client})
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class BatchObservation:
     """Kinds of anomaly of each price (same length as prices; empty tuples when normal)."""
     drift: tuple[str | None, ...] = ()
     """Each price's reference-bin slots (`DriftReference.encode`); None or absent: none."""
+    client: str = "unknown"
+    """A short keyed hash of the client's address (`ClientHasher`), never the address."""
 
     def drift_entries(self) -> list[str]:
         """`version|slots` of each prediction that has slots, in order."""
@@ -65,7 +71,8 @@ class BatchObservation:
         """The anomaly entry of prediction `index`: its request id is `{request_id}#{index}`."""
         return json.dumps({"request_id": f"{self.request_id}#{index}",
                            "value": self.prices[index], "reasons": list(self.anomalies[index]),
-                           "model_version": self.model_version, "timestamp": self.timestamp})
+                           "model_version": self.model_version, "timestamp": self.timestamp,
+                           "client": self.client})
 
     def anomalous(self) -> list[int]:
         return [i for i, kinds in enumerate(self.anomalies) if kinds]
@@ -89,6 +96,8 @@ class RegionState:
     requests: int = 0
     errors: int = 0
     anomalous: int = 0
+    unlisted: int = 0
+    """Anomalies counted but kept out of the recent list (their client had its share)."""
     last_prediction_at: float | None = None
     by_version: dict[str, int] = field(default_factory=dict)
     anomalies_by_kind: dict[str, int] = field(default_factory=dict)
@@ -109,6 +118,7 @@ class RegionState:
             requests=int(counters.get("requests", 0)),
             errors=int(counters.get("errors", 0)),
             anomalous=int(counters.get("anomalous", 0)),
+            unlisted=int(counters.get("unlisted", 0)),
             last_prediction_at=float(counters["last"]) if "last" in counters else None,
             by_version={k[2:]: int(v) for k, v in counters.items() if k.startswith("v:")},
             anomalies_by_kind={k[2:]: int(v) for k, v in counters.items() if k.startswith("a:")},
@@ -141,6 +151,7 @@ class DriftWindow:
 
 
 DRIFT_WINDOW = 2_000
+RECENT_PER_CLIENT = 5
 
 
 class MonitorStore(abc.ABC):
@@ -152,10 +163,12 @@ class MonitorStore(abc.ABC):
     """
 
     def __init__(self, window_size: int, anomaly_history: int,
-                 drift_window: int = DRIFT_WINDOW) -> None:
+                 drift_window: int = DRIFT_WINDOW,
+                 recent_per_client: int = RECENT_PER_CLIENT) -> None:
         self.window_size = window_size
         self.anomaly_history = anomaly_history
         self.drift_window = drift_window
+        self.recent_per_client = recent_per_client
 
     @abc.abstractmethod
     def record(self, observation: Observation) -> None:

@@ -70,14 +70,16 @@ def redis_endpoint(kind: str, request) -> RedisEndpoint:
     return RedisEndpoint(url=request.getfixturevalue("redis_url"))
 
 
-def make_store(kind: str, request, tmp_path, window_size: int = 100, anomaly_history: int = 10):
+def make_store(kind: str, request, tmp_path, window_size: int = 100, anomaly_history: int = 10,
+               recent_per_client: int = 5):
     if kind.startswith("redis"):
         # The local cluster and sentinel setups live only for this session: no cleanup.
         prefix = (request.getfixturevalue("store_prefix") if kind == "redis"
                   else f"kosprice-test-{uuid.uuid4().hex[:12]}")
         return RedisStore(redis_endpoint(kind, request), prefix, window_size,
-                          anomaly_history, timeout=1.0)
-    return SqliteStore(tmp_path / "monitor.sqlite3", window_size, anomaly_history)
+                          anomaly_history, timeout=1.0, recent_per_client=recent_per_client)
+    return SqliteStore(tmp_path / "monitor.sqlite3", window_size, anomaly_history,
+                       recent_per_client=recent_per_client)
 
 
 def free_port() -> int:

@@ -13,11 +13,11 @@ from tests.monitoring.test_store_contract import observation
 
 
 def batch(prices, anomalies=None, status=200, request_id="batch-1", version="v1.0.0",
-          region="yogyakarta") -> BatchObservation:
+          region="yogyakarta", client="unknown") -> BatchObservation:
     return BatchObservation(region=region, request_id=request_id, timestamp=1_700_000_100.0,
                             status=status, latency_ms=42.5, model_version=version,
                             prices=tuple(prices),
-                            anomalies=tuple(anomalies or [()] * len(prices)))
+                            anomalies=tuple(anomalies or [()] * len(prices)), client=client)
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_anomalies_of_a_batch_are_counted_by_kind_and_kept_newest_first(store):
     assert [a["request_id"] for a in state.recent_anomalies] == ["b7#5", "b7#4", "b7#3"]
     assert state.recent_anomalies[0] == {
         "request_id": "b7#5", "value": 7e6, "reasons": ["iqr_outlier"],
-        "model_version": "v1.0.0", "timestamp": 1_700_000_100.0}
+        "model_version": "v1.0.0", "timestamp": 1_700_000_100.0, "client": "unknown"}
     json.dumps(state.recent_anomalies)
 
 
@@ -75,3 +75,18 @@ def test_a_batch_of_a_thousand_in_one_call(store):
     state = store.read("yogyakarta")
     assert state.predictions == 1000 and state.anomalous == 10
     assert [p for p, _ in state.window] == prices[-5:]
+
+
+def test_a_flooding_batch_lists_at_most_its_clients_share(store_kind, request, tmp_path):
+    store = make_store(store_kind, request, tmp_path, anomaly_history=10, recent_per_client=3)
+    store.record(observation(0, anomalies=("iqr_outlier",), client="other"))
+    store.record_batch(batch([9e9] * 60, [("above_ceiling",)] * 60, request_id="f",
+                             client="flooder"))
+    store.record(observation(1, anomalies=("below_floor",), client="third"))
+    state = store.read("yogyakarta")
+    assert (state.predictions, state.anomalous, state.unlisted) == (62, 62, 57)
+    assert state.anomalies_by_kind == {"iqr_outlier": 1, "above_ceiling": 60,
+                                       "below_floor": 1}
+    assert [(a["client"], a["request_id"]) for a in state.recent_anomalies] == [
+        ("third", "req-1"), ("flooder", "f#2"), ("flooder", "f#1"), ("flooder", "f#0"),
+        ("other", "req-0")]

@@ -15,11 +15,11 @@ from tests.monitoring.conftest import REDIS_KINDS, STORE_ERRORS, make_down_store
 
 def observation(i: int = 0, region: str = "yogyakarta", status: int = 200,
                 price: float | None = 1_000_000.0, version: str = "v1.0.0",
-                anomalies: tuple[str, ...] = ()) -> Observation:
+                anomalies: tuple[str, ...] = (), client: str = "unknown") -> Observation:
     return Observation(region=region, request_id=f"req-{i}", timestamp=1_700_000_000.0 + i,
                        status=status, latency_ms=1.0 + i,
                        model_version=version if price is not None else None,
-                       price=price, anomalies=anomalies)
+                       price=price, anomalies=anomalies, client=client)
 
 
 @pytest.fixture
@@ -72,6 +72,40 @@ def test_anomalies_are_counted_by_kind_and_the_latest_kept(store):
     assert [a["request_id"] for a in state.recent_anomalies] == ["req-5", "req-4", "req-3"]
     assert state.recent_anomalies[0]["reasons"] == ["below_floor", "iqr_outlier"]
     assert state.recent_anomalies[0]["value"] == -1.0
+
+
+def test_one_client_cannot_flood_the_recent_anomalies(store_kind, request, tmp_path):
+    store = make_store(store_kind, request, tmp_path, anomaly_history=50, recent_per_client=5)
+    store.record(observation(0, anomalies=("below_floor",), client="early"))
+    for i in range(1, 61):
+        store.record(observation(i, price=9e9, anomalies=("above_ceiling", "iqr_outlier"),
+                                 client="flooder"))
+        if i % 20 == 0:
+            store.record(observation(100 + i, anomalies=("iqr_outlier",), client=f"c{i}"))
+    state = store.read("yogyakarta")
+    # Every anomaly is counted; only the flooder's first 5 are listed.
+    assert (state.predictions, state.anomalous, state.unlisted) == (64, 64, 55)
+    assert state.anomalies_by_kind == {"below_floor": 1, "above_ceiling": 60,
+                                       "iqr_outlier": 63}
+    clients = [a["client"] for a in state.recent_anomalies]
+    assert clients.count("flooder") == 5
+    assert {"early", "c20", "c40", "c60"} <= set(clients) and len(clients) == 9
+    assert [a["request_id"] for a in state.recent_anomalies if a["client"] == "flooder"] == [
+        "req-5", "req-4", "req-3", "req-2", "req-1"]
+
+
+def test_a_client_is_listed_again_once_its_entries_leave_the_ring(store_kind, request,
+                                                                   tmp_path):
+    store = make_store(store_kind, request, tmp_path, anomaly_history=4, recent_per_client=2)
+    for i in range(3):  # the third is unlisted: "a" holds 2 of the ring
+        store.record(observation(i, anomalies=("iqr_outlier",), client="a"))
+    for i in range(3, 7):  # four others push both of "a"'s entries out
+        store.record(observation(i, anomalies=("iqr_outlier",), client=f"other{i}"))
+    store.record(observation(7, anomalies=("iqr_outlier",), client="a"))
+    state = store.read("yogyakarta")
+    assert (state.anomalous, state.unlisted) == (8, 1)
+    assert [a["request_id"] for a in state.recent_anomalies] == ["req-7", "req-6", "req-5",
+                                                                 "req-4"]
 
 
 def test_a_smaller_window_configured_later_keeps_only_the_latest(store):
@@ -138,7 +172,10 @@ def test_redis_keys_share_a_cluster_slot_per_region(request, tmp_path):
     store = make_store("redis", request, tmp_path)
     store.record(observation(0, anomalies=("iqr_outlier",)))
     keys = sorted(k.decode() for k in store.client.scan_iter(f"{store.prefix}:*"))
-    assert keys == sorted(store.keys("yogyakarta"))
+    # No drift slots recorded: the drift keys are not made.
+    assert keys == sorted([*store.keys("yogyakarta"),
+                           f"{store.prefix}:{{yogyakarta}}:anomaly_clients"])
+    assert set(keys) <= set(store.script_keys("yogyakarta"))
     assert all("{yogyakarta}" in key for key in keys)
 
 
@@ -147,7 +184,7 @@ def test_redis_cluster_keeps_each_region_in_one_slot(request, tmp_path):
     store = make_store("redis-cluster", request, tmp_path)
     for region in ("yogyakarta", "jakarta_pusat", "jakarta_selatan", "jakarta_utara"):
         store.record(observation(0, region=region, anomalies=("iqr_outlier",)))
-        slots = {store.client.keyslot(key) for key in store.keys(region)}
+        slots = {store.client.keyslot(key) for key in store.script_keys(region)}
         assert len(slots) == 1, (region, slots)
         assert store.read(region).anomalous == 1
 
