@@ -151,7 +151,8 @@ def test_models_are_mounted_read_only_and_secrets_come_from_secrets(base):
     (volume,) = [v for v in pod["volumes"] if v["name"] == "models"]
     assert volume["persistentVolumeClaim"]["readOnly"] is True
     env = env_of(container)
-    for name in ("KOSPRICE_OPS_TOKEN", "KOSPRICE_SIGNING_KEY", "KOSPRICE_REDIS_PASSWORD"):
+    for name in ("KOSPRICE_OPS_TOKEN", "KOSPRICE_SIGNING_KEY", "KOSPRICE_REDIS_PASSWORD",
+                 "KOSPRICE_CLIENT_HASH_KEY"):
         assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "kosprice-secrets", name
         assert "value" not in env[name]
     assert not [doc for doc in base.values() if doc["kind"] == "Secret"]
