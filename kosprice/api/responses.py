@@ -210,10 +210,43 @@ class DriftMonitor(Schema):
     store = fields.String(required=True, metadata={"example": "redis"})
 
 
+class LatencyWindow(Schema):
+    count = fields.Integer(required=True)
+    mean = fields.Float(required=True, allow_none=True)
+    std = fields.Float(required=True, allow_none=True)
+    min = fields.Float(required=True, allow_none=True)
+    max = fields.Float(required=True, allow_none=True)
+    p50 = fields.Float(required=True, allow_none=True)
+    p90 = fields.Float(required=True, allow_none=True)
+    p95 = fields.Float(required=True, allow_none=True)
+    p99 = fields.Float(required=True, allow_none=True)
+    errors = fields.Integer(required=True, metadata={
+        "description": "requests in the window answered 4xx or 5xx"})
+    client_errors = fields.Integer(required=True, metadata={"description": "answered 4xx"})
+    server_errors = fields.Integer(required=True, metadata={"description": "answered 5xx"})
+
+
+class RegionLatency(Schema):
+    requests = fields.Integer(required=True)
+    errors = fields.Integer(required=True, metadata={
+        "description": "requests answered 4xx or 5xx: client_errors + server_errors"})
+    client_errors = fields.Integer(required=True, metadata={
+        "description": "requests answered 4xx (the client's request was refused)"})
+    server_errors = fields.Integer(required=True, metadata={
+        "description": "requests answered 5xx (the service failed); what alerts count"})
+    error_rate = fields.Float(required=True, metadata={"description": "errors / requests"})
+    server_error_rate = fields.Float(required=True, metadata={
+        "description": "server_errors / requests"})
+    window = fields.Nested(LatencyWindow, required=True, metadata={
+        "description": "the last window_capacity requests: latency statistics (ms, null "
+                       "when empty) and how many were answered 4xx or 5xx"})
+
+
 class LatencyMonitor(Schema):
     unit = fields.String(required=True, metadata={"example": "ms"})
     window_capacity = fields.Integer(required=True)
-    regions = fields.Dict(required=True)
+    regions = fields.Dict(keys=fields.String(), values=fields.Nested(RegionLatency),
+                          required=True)
     store = fields.String(required=True)
 
 

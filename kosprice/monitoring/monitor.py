@@ -20,7 +20,13 @@ from kosprice.monitoring.anomalies import KINDS, MIN_LIVE_WINDOW, AnomalyRules
 from kosprice.monitoring.drift import EPSILON, MODERATE, SIGNIFICANT, DriftReference
 from kosprice.monitoring.metrics import Metrics
 from kosprice.monitoring.stats import summarize
-from kosprice.monitoring.store import BatchObservation, MonitorStore, Observation, RegionState
+from kosprice.monitoring.store import (
+    BatchObservation,
+    MonitorStore,
+    Observation,
+    RegionState,
+    error_class,
+)
 
 log = get_logger("kosprice.monitoring")
 
@@ -39,6 +45,10 @@ class CircuitBreaker:
 
     def trip(self) -> None:
         self.open_until = self.clock() + self.retry_after
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 6) if whole else 0.0
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -218,12 +228,18 @@ class Monitor:
         for region in regions:
             state = self._read(region, "latency")
             latencies = [ms for ms, _ in state.latencies]
+            window = Counter(error_class(status) for _, status in state.latencies)
             report[region] = {
                 "requests": state.requests,
                 "errors": state.errors,
-                "error_rate": round(state.errors / state.requests, 6) if state.requests else 0.0,
+                "client_errors": state.client_errors,
+                "server_errors": state.server_errors,
+                "error_rate": _rate(state.errors, state.requests),
+                "server_error_rate": _rate(state.server_errors, state.requests),
                 "window": {**summarize(latencies, digits=3),
-                           "errors": sum(status >= 400 for _, status in state.latencies)},
+                           "errors": window["client_errors"] + window["server_errors"],
+                           "client_errors": window["client_errors"],
+                           "server_errors": window["server_errors"]},
             }
         return {"unit": "ms", "window_capacity": self.store.window_size,
                 "regions": report, "store": self.store.kind}

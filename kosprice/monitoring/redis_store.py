@@ -101,6 +101,8 @@ local counters, window, latency, anomalies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local size, history = tonumber(ARGV[1]), tonumber(ARGV[2])
 redis.call('HINCRBY', counters, 'requests', 1)
 if tonumber(ARGV[4]) >= 400 then redis.call('HINCRBY', counters, 'errors', 1) end
+if tonumber(ARGV[4]) >= 500 then redis.call('HINCRBY', counters, 'server_errors', 1)
+elseif tonumber(ARGV[4]) >= 400 then redis.call('HINCRBY', counters, 'client_errors', 1) end
 redis.call('LPUSH', latency, ARGV[5] .. '|' .. ARGV[4])
 redis.call('LTRIM', latency, 0, size - 1)
 if ARGV[6] ~= '' then
@@ -129,6 +131,8 @@ local size, history = tonumber(ARGV[1]), tonumber(ARGV[2])
 local stamp, status, version = ARGV[3], ARGV[4], ARGV[6]
 redis.call('HINCRBY', counters, 'requests', 1)
 if tonumber(status) >= 400 then redis.call('HINCRBY', counters, 'errors', 1) end
+if tonumber(status) >= 500 then redis.call('HINCRBY', counters, 'server_errors', 1)
+elseif tonumber(status) >= 400 then redis.call('HINCRBY', counters, 'client_errors', 1) end
 redis.call('LPUSH', latency, ARGV[5] .. '|' .. status)
 redis.call('LTRIM', latency, 0, size - 1)
 local prices = {}

@@ -33,6 +33,7 @@ from kosprice.monitoring.store import (
     MonitorStore,
     Observation,
     RegionState,
+    error_class,
 )
 
 _SCHEMA = """
@@ -162,6 +163,7 @@ class SqliteStore(MonitorStore):
             requests = self._increment(o.region, "requests")
             if o.status >= 400:
                 self._increment(o.region, "errors")
+                self._increment(o.region, error_class(o.status))
             self._put(o.region, "latency", requests, self.window_size,
                       f"{o.latency_ms!r}|{o.status}")
             if o.price is not None:
@@ -239,6 +241,7 @@ class SqliteStore(MonitorStore):
             requests = self._increment(b.region, "requests")
             if b.status >= 400:
                 self._increment(b.region, "errors")
+                self._increment(b.region, error_class(b.status))
             self._put(b.region, "latency", requests, self.window_size,
                       f"{b.latency_ms!r}|{b.status}")
             if b.prices:

@@ -82,6 +82,13 @@ RINGS = ("window", "latency", "anomalies")
 """The bounded rings of a region: recent predictions, request latencies, anomalies."""
 
 
+def error_class(status: int) -> str | None:
+    """The counter a response status adds to: "client_errors" (4xx), "server_errors" (5xx)."""
+    if status >= 500:
+        return "server_errors"
+    return "client_errors" if status >= 400 else None
+
+
 def split_pair(raw: str, first, second):
     """Parse a ring entry `a|b` into (first(a), second(b))."""
     a, b = raw.split("|", 1)
@@ -95,6 +102,11 @@ class RegionState:
     predictions: int = 0
     requests: int = 0
     errors: int = 0
+    """Requests answered with any 4xx or 5xx status: client_errors + server_errors."""
+    client_errors: int = 0
+    """Requests answered 4xx: the client sent something the API refuses."""
+    server_errors: int = 0
+    """Requests answered 5xx: the service failed; what alerts count."""
     anomalous: int = 0
     unlisted: int = 0
     """Anomalies counted but kept out of the recent list (their client had its share)."""
@@ -117,6 +129,8 @@ class RegionState:
             predictions=int(counters.get("predictions", 0)),
             requests=int(counters.get("requests", 0)),
             errors=int(counters.get("errors", 0)),
+            client_errors=int(counters.get("client_errors", 0)),
+            server_errors=int(counters.get("server_errors", 0)),
             anomalous=int(counters.get("anomalous", 0)),
             unlisted=int(counters.get("unlisted", 0)),
             last_prediction_at=float(counters["last"]) if "last" in counters else None,

@@ -41,6 +41,9 @@ def test_prediction_monitor_summarizes_the_window_by_version(client):
     assert body["last_prediction_at"].endswith("+00:00")
     latency = client.get("/latency-monitor").json["regions"]["yogyakarta"]
     assert (latency["requests"], latency["errors"]) == (6, 1)
+    assert (latency["client_errors"], latency["server_errors"]) == (1, 0)
+    assert (latency["error_rate"], latency["server_error_rate"]) == (round(1 / 6, 6), 0.0)
+    assert (latency["window"]["client_errors"], latency["window"]["server_errors"]) == (1, 0)
     assert latency["window"]["p99"] >= latency["window"]["p50"] > 0
 
 

@@ -63,9 +63,11 @@ def test_anomalies_of_a_batch_are_counted_by_kind_and_kept_newest_first(store):
 
 def test_a_failed_batch_counts_as_one_error_without_predictions(store):
     store.record_batch(batch([], status=413, version=None))
+    store.record_batch(batch([], status=500, version=None, request_id="batch-2"))
     state = store.read("yogyakarta")
-    assert (state.requests, state.errors, state.predictions) == (1, 1, 0)
-    assert state.window == [] and state.latencies == [(42.5, 413)]
+    assert (state.requests, state.errors, state.predictions) == (2, 2, 0)
+    assert (state.client_errors, state.server_errors) == (1, 1)
+    assert state.window == [] and state.latencies == [(42.5, 413), (42.5, 500)]
 
 
 def test_a_batch_of_a_thousand_in_one_call(store):

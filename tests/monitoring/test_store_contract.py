@@ -8,7 +8,10 @@ import time
 
 import pytest
 import redis
+from prometheus_client import CollectorRegistry
 
+from kosprice.monitoring.metrics import Metrics
+from kosprice.monitoring.monitor import Monitor
 from kosprice.monitoring.store import Observation, RegionState
 from tests.monitoring.conftest import REDIS_KINDS, STORE_ERRORS, make_down_store, make_store
 
@@ -46,11 +49,29 @@ def test_records_predictions_in_order_with_counters(store):
 def test_failed_requests_count_as_errors_not_predictions(store):
     store.record(observation(0))
     store.record(observation(1, status=422, price=None))
+    store.record(observation(2, status=503, price=None))
+    store.record(observation(3, status=400, price=None))
     state = store.read("yogyakarta")
-    assert (state.predictions, state.requests, state.errors) == (1, 2, 1)
-    assert state.latencies == [(1.0, 200), (2.0, 422)]
+    assert (state.predictions, state.requests, state.errors) == (1, 4, 3)
+    assert (state.client_errors, state.server_errors) == (2, 1)
+    assert state.latencies == [(1.0, 200), (2.0, 422), (3.0, 503), (4.0, 400)]
     assert len(state.window) == 1
 
+
+
+def test_the_latency_report_separates_client_and_server_errors(store):
+    for i, status in enumerate((200, 422, 404, 500, 503, 200, 400)):
+        store.record(observation(i, status=status, price=None if status >= 400 else 1e6))
+    monitor = Monitor(store, Metrics(CollectorRegistry()), retry_after=5.0)
+    region = monitor.latency_report(["yogyakarta"])["regions"]["yogyakarta"]
+    assert (region["requests"], region["errors"]) == (7, 5)
+    assert (region["client_errors"], region["server_errors"]) == (3, 2)
+    assert (region["error_rate"], region["server_error_rate"]) == (round(5 / 7, 6),
+                                                                   round(2 / 7, 6))
+    # The window holds the last 5 requests: 404, 500, 503, 200, 400.
+    window = region["window"]
+    assert (window["count"], window["errors"]) == (5, 4)
+    assert (window["client_errors"], window["server_errors"]) == (2, 2)
 
 def test_rings_are_bounded_and_counters_are_lifetime(store):
     for i in range(12):
