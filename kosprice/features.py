@@ -57,7 +57,7 @@ def _flag(name: str, description: str) -> Feature:
 
 CATALOGUE: tuple[Feature, ...] = (
     Feature("luas_kamar", "number", "Room size", unit="m²",
-            minimum=0, maximum=100, exclusive_minimum=True),
+            minimum=1, maximum=100),  # training clips smaller sizes (0 is a placeholder) to 1
     Feature("jarak_ke_bca", "number", "Distance to the region's reference point (BCA branch)",
             unit="km", minimum=0, maximum=50),
     Feature("tipe_kos", "category", "Who may rent: male, female or mixed",

@@ -16,8 +16,8 @@ class ErrorBody(Schema):
     details = fields.Dict(required=True, metadata={
         "description": "Machine-readable specifics (fields, allowed values); may be empty. "
                        "Lists of fields are capped: `truncated` says how many were left out.",
-        "example": {"fields": {"luas_kamar": ["Must be greater than 0 and less than or "
-                                              "equal to 100."]}}})
+        "example": {"fields": {"luas_kamar": ["Must be greater than or equal to 1 and "
+                                              "less than or equal to 100."]}}})
     request_id = fields.String(required=True, metadata={"example": "3f0c9a52-6f1e-4f7a-9a47"})
 
 

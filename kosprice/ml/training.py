@@ -5,7 +5,8 @@ Cleaning, in order (each step is counted in the metadata's `cleaning` record):
    `is_internet` are always 1 in the shipped data);
 2. drop rows whose price is above the 99th percentile: a handful of luxury listings
    otherwise dominate the squared-error fit;
-3. clip `luas_kamar` to at least 1 m²: a size of 0 is a data-entry placeholder;
+3. clip `luas_kamar` up to the catalogue's minimum (1 m²): a size of 0 is a data-entry
+   placeholder, and the API refuses anything smaller, so the model never sees it;
 4. drop rows outside the feature catalogue's bounds: the API would refuse them, so the
    model should not learn from them (e.g. a 625 m² "room").
 Then `amenities_count` is derived and the rows are split. When the data holds rows of the
@@ -128,8 +129,9 @@ def clean(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict[str, Any]]
     report["price_cap"] = float(cap)
     report["rows_above_price_cap"] = len(frame) - len(kept)
 
-    report["luas_kamar_clipped"] = int((kept["luas_kamar"] < 1).sum())
-    kept["luas_kamar"] = kept["luas_kamar"].clip(lower=1)
+    smallest_size = FEATURES["luas_kamar"].minimum
+    report["luas_kamar_clipped"] = int((kept["luas_kamar"] < smallest_size).sum())
+    kept["luas_kamar"] = kept["luas_kamar"].clip(lower=smallest_size)
 
     in_bounds = np.logical_and.reduce([kept[c].map(FEATURES[c].accepts) for c in features])
     report["rows_out_of_catalogue_bounds"] = int((~in_bounds).sum())

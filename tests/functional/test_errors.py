@@ -79,6 +79,14 @@ def test_422_validation(client, listing):
     assert list(error["details"]["fields"]) == ["luas_kamar"]
 
 
+def test_a_size_below_one_square_metre_is_refused_naming_the_bound(client, listing):
+    error = assert_error(client.post("/predict/yogyakarta", json={**listing, "luas_kamar": 0.5}),
+                         422, "validation_error")
+    assert error["details"]["fields"]["luas_kamar"] == [
+        "Must be greater than or equal to 1 and less than or equal to 100."]
+    assert client.post("/predict/yogyakarta", json={**listing, "luas_kamar": 1}).status_code == 200
+
+
 @pytest.fixture
 def failing_app(app):
     """The app with test-only routes that fail the way bugs and broken artifacts do."""

@@ -72,7 +72,7 @@ def test_the_listing_comes_from_the_feature_catalogue(spec):
     listing = spec["components"]["schemas"]["Listing"]
     assert listing["additionalProperties"] is False
     assert listing["properties"]["luas_kamar"] == {
-        "type": "number", "minimum": 0.0, "maximum": 100.0, "exclusiveMinimum": True,
+        "type": "number", "minimum": 1.0, "maximum": 100.0,
         "description": "Room size (m²)"}
     assert listing["properties"]["tipe_kos"]["enum"] == ["putra", "putri", "campur"]
     assert listing["properties"]["is_ac"]["enum"] == [0, 1]

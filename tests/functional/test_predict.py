@@ -119,7 +119,8 @@ def test_flags_accept_0_and_1(client, listing, value):
 
 @pytest.mark.parametrize(("name", "value", "accepted"), [
     ("luas_kamar", 0, False),
-    ("luas_kamar", 0.001, True),
+    ("luas_kamar", 0.999, False),      # training clips below 1 m²: never served either
+    ("luas_kamar", 1, True),
     ("luas_kamar", 100, True),
     ("luas_kamar", 100.1, False),
     ("luas_kamar", -5, False),

@@ -22,7 +22,7 @@ def rows_xy():
 def test_every_grid_candidate_is_a_pipeline_that_cannot_predict_zero_or_less(rows_xy):
     x, y = rows_xy
     # Far outside the data: a linear model on a raw price would go negative here.
-    extreme = x.iloc[:1].assign(luas_kamar=0.5, jarak_ke_bca=50.0, is_km_dalam=0,
+    extreme = x.iloc[:1].assign(luas_kamar=1.0, jarak_ke_bca=50.0, is_km_dalam=0,
                                 amenities_count=0)
     for name in search.SEARCH_GRID:
         model = search.build_pipeline(name, FEATURES, 0)

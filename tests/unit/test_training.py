@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import pandas as pd
@@ -9,7 +10,7 @@ import pytest
 import sklearn
 
 from kosprice.errors import DataError
-from kosprice.features import REGIONS
+from kosprice.features import FEATURES, REGIONS
 from kosprice.ml import training
 from kosprice.ml.artifact import REQUIRED_METADATA
 from tests.conftest import IN_CI
@@ -58,8 +59,17 @@ def test_luas_kamar_is_clipped_to_at_least_one_square_metre(tmp_path, rows):
     rows[0]["luas_kamar"], rows[1]["luas_kamar"], rows[2]["luas_kamar"] = 0, 0.5, 1
     frame, _, report = cleaned(tmp_path, rows)
     assert report["luas_kamar_clipped"] == 2  # 1 m² itself is left alone
-    assert frame["luas_kamar"].min() == 1
+    assert frame["luas_kamar"].min() == FEATURES["luas_kamar"].minimum == 1
     assert report["rows_out_of_catalogue_bounds"] == 0  # clipped rows stay
+
+
+def test_the_clip_reads_the_catalogue_minimum_not_a_literal(tmp_path, rows, monkeypatch):
+    raised = dataclasses.replace(FEATURES["luas_kamar"], minimum=2)
+    monkeypatch.setitem(FEATURES, "luas_kamar", raised)
+    rows[0]["luas_kamar"] = 0
+    frame, _, report = cleaned(tmp_path, rows)
+    assert frame["luas_kamar"].min() == 2
+    assert report["luas_kamar_clipped"] >= 1
 
 
 def test_rows_outside_the_catalogue_bounds_are_dropped(tmp_path, rows):
