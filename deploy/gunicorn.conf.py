@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kosprice.errors import ConfigurationError
 from kosprice.gunicorn_http import install as install_http_answers
+from kosprice.logging import LogRotator
 from kosprice.ml.signing import Signer
 from kosprice.settings import Settings
 
@@ -135,6 +136,13 @@ def on_starting(server):
         server.log.critical("not starting: %d model integrity problem(s)", problems)
         sys.exit(1)
     prepare_monitor_store(server)
+
+
+def when_ready(server):
+    """The master alone rotates the log files: the workers' handlers reopen them by themselves
+    (a rotating handler in each worker would rotate on its own count and lose lines)."""
+    if settings.log_max_bytes:
+        LogRotator(settings.log_dir, settings.log_max_bytes, settings.log_backups).start()
 
 
 def on_reload(server):

@@ -5,13 +5,21 @@ Gunicorn's logger class, which routes its lines here, is kosprice.gunicorn_loggi
 Configure once per process, before the app is built. Every line goes to stdout and to
 `{log_dir}/kosprice.log`; ERROR and above also to `{log_dir}/error.log` with the traceback.
 Tracebacks never leave the server: clients get the error envelope only.
+
+Rotation: every Gunicorn worker appends to the same files, so no worker may rotate them (a
+RotatingFileHandler per process rotates on its own count and loses the others' lines). Each
+process writes through a WatchedFileHandler, which reopens the file once it has been renamed;
+one process only, the Gunicorn master, renames them (LogRotator) with the standard library's
+rollover (file -> .1 -> .2 ...). A line written in between lands in `.1`: never lost.
 """
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import os
 import sys
+import threading
 from pathlib import Path
 
 import structlog
@@ -51,8 +59,9 @@ def configure(level: str = "INFO", log_dir: Path | None = None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_dir / "kosprice.log", encoding="utf-8"))
-        errors = logging.FileHandler(log_dir / "error.log", encoding="utf-8")
+        handlers.append(logging.handlers.WatchedFileHandler(log_dir / "kosprice.log",
+                                                            encoding="utf-8"))
+        errors = logging.handlers.WatchedFileHandler(log_dir / "error.log", encoding="utf-8")
         errors.setLevel(logging.ERROR)
         handlers.append(errors)
     root = logging.getLogger()
@@ -77,3 +86,52 @@ def configure(level: str = "INFO", log_dir: Path | None = None) -> None:
 def get_logger(name: str = "kosprice") -> structlog.stdlib.BoundLogger:
     return structlog.stdlib.get_logger(name)
 
+
+
+LOG_FILES = ("kosprice.log", "error.log")
+
+
+def rotate_if_large(log_dir: Path, max_bytes: int, backups: int) -> list[str]:
+    """Roll over each log file of at least `max_bytes` (RotatingFileHandler's rollover: the
+    file becomes `.1`, `.1` becomes `.2`..., beyond `backups` deleted); return those rotated.
+
+    Call it from one process only; the writers' WatchedFileHandlers reopen by themselves.
+    """
+    rotated = []
+    for name in LOG_FILES:
+        path = log_dir / name
+        try:
+            if path.stat().st_size < max_bytes:
+                continue
+        except FileNotFoundError:
+            continue
+        handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True)
+        try:
+            handler.doRollover()
+        finally:
+            handler.close()
+        rotated.append(name)
+    return rotated
+
+
+class LogRotator(threading.Thread):
+    """Checks the log files' sizes every `interval` seconds and rotates them (one process)."""
+
+    def __init__(self, log_dir: Path, max_bytes: int, backups: int,
+                 interval: float = 1.0) -> None:
+        super().__init__(name="kosprice-log-rotator", daemon=True)
+        self.log_dir, self.max_bytes, self.backups = log_dir, max_bytes, backups
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                rotate_if_large(self.log_dir, self.max_bytes, self.backups)
+            except OSError as exc:  # a full or read-only disk must not stop the master
+                get_logger("kosprice.logging").warning(
+                    "log rotation failed", error=f"{type(exc).__name__}: {exc}")
+
+    def stop(self) -> None:
+        self.stopped.set()

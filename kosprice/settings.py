@@ -199,6 +199,12 @@ class Settings:
     log_dir: Path = setting("LOG_DIR", Path("logs"), _path,
                             "Directory for kosprice.log and error.log")
     log_level: str = setting("LOG_LEVEL", "INFO", _log_level, "Minimum level logged")
+    log_max_bytes: int = setting(
+        "LOG_MAX_BYTES", 50 * 1024 * 1024, _non_negative_int,
+        "Under Gunicorn, the master rotates kosprice.log and error.log past this size, bytes "
+        "(0: never, e.g. with an external logrotate)")
+    log_backups: int = setting("LOG_BACKUPS", 5, _positive_int,
+                               "Rotated log files kept per log (.1 newest); older ones are deleted")
     workers: int = setting("WORKERS", 0, _non_negative_int,
                            "Gunicorn workers; 0 picks one per usable CPU, at least 2")
     max_content_length: int = setting("MAX_CONTENT_LENGTH", 16 * 1024, _positive_int,

@@ -91,3 +91,24 @@ def test_gunicorn_refuses_to_start_and_names_every_problem(models_dir, tmp_path)
     assert "refusing to unpickle" in problems[str(utara / MODEL_FILE)]
     assert "not starting: 2 model integrity problem(s)" in output
     assert "Booting worker" not in output
+
+
+def test_the_master_rotates_the_log_files_and_no_prediction_line_is_lost(models_dir, tmp_path):
+    env = {"KOSPRICE_MODELS_DIR": str(models_dir), "KOSPRICE_LOG_MAX_BYTES": "20000",
+           "KOSPRICE_LOG_BACKUPS": "500"}
+    logs = tmp_path / "logs"
+
+    def predict(i: int) -> int:
+        return requests.post(f"{server.url}/predict/yogyakarta", json=LISTING, timeout=10,
+                             headers={"X-Request-ID": f"rotated-{i}"}).status_code
+
+    sent = 0
+    with gunicorn(tmp_path, env, workers=2) as server, ThreadPoolExecutor(4) as pool:
+        deadline = time.monotonic() + 90
+        while not (logs / "kosprice.log.3").exists() and time.monotonic() < deadline:
+            assert list(pool.map(predict, range(sent, sent + 40))) == [200] * 40
+            sent += 40
+        assert (logs / "kosprice.log.3").exists(), "the master never rotated kosprice.log"
+    ids = [r["request_id"] for path in logs.glob("kosprice.log*")
+           for r in json_lines(path.read_text(encoding="utf-8")) if r.get("event") == "prediction"]
+    assert sorted(ids) == sorted(f"rotated-{i}" for i in range(sent))
