@@ -11,7 +11,7 @@ DATA ?= ../shared/data/kos
 REGIONS := jakarta_pusat jakarta_selatan jakarta_utara yogyakarta
 export HOST PORT
 
-.PHONY: quality report help install system-deps run test drills e2e fuzz lint bench capacity validate train lock compare promote rollback retire evaluation-set reload compose-up compose-down
+.PHONY: quality report help install system-deps run test drills e2e fuzz lint bench capacity validate train lock compare promote rollback retire evaluation-set reload candidates compose-up compose-down
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -107,6 +107,10 @@ reload: install ## Complete any interrupted lifecycle action, validate models/, 
 	@$(BIN)/kosprice validate || { echo "models/ is invalid: not reloading" >&2; exit 1; }
 	@test -s "$(PIDFILE)" || { echo "no Gunicorn pidfile at $(PIDFILE): is it running?" >&2; exit 1; }
 	kill -HUP "$$(cat "$(PIDFILE)")"
+
+candidates: install ## List candidates [REGION=r]; PRUNE=1 [KEEP=3] APPROVED_BY=name REASON=text removes old ones (audited)
+	CALLED_FROM_MAKE=1 $(BIN)/kosprice candidates $(if $(REGION),--region "$(REGION)") \
+		$(if $(PRUNE),--prune $(if $(KEEP),--keep "$(KEEP)") --approved-by "$(APPROVED_BY)" --reason "$(REASON)")
 
 # The docker-compose.yml stack; the `docker compose` plugin when present, else docker-compose.
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)

@@ -190,8 +190,10 @@ def audit(region: str | None, as_json: bool) -> None:
             continue
         change = _mae_change(record.get("metrics") or {})
         archived = f"  archived {', '.join(record['retired'])}" if record.get("retired") else ""
+        if record.get("removed"):
+            archived = f"  removed candidates {', '.join(record['removed'])}"
         click.echo(f"{record['at']}  {record['action']:<8} {record['region']:<16} "
-                   f"{record['from_version'] or '(none)'} -> {record['to_version']}"
+                   f"{record['from_version'] or '(none)'} -> {record['to_version'] or '(none)'}"
                    f"{'  FORCED' if record.get('forced') else ''}  by {record['approved_by']}: "
                    f"{record['reason']}  [{change}]{archived}")
 
