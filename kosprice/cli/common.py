@@ -3,8 +3,10 @@ exit code, the common options, and the printing helpers."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 import click
@@ -59,8 +61,12 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-def lifecycle() -> Lifecycle:
-    return Lifecycle.from_settings(settings())
+def lifecycle(candidates_dir: Path | None = None) -> Lifecycle:
+    """The configured lifecycle; `candidates_dir` overrides where candidates are read."""
+    configured = settings()
+    if candidates_dir is not None:
+        configured = dataclasses.replace(configured, candidates_dir=candidates_dir)
+    return Lifecycle.from_settings(configured)
 
 
 def echo_comparison(comparison: Comparison) -> None:

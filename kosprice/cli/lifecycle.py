@@ -29,9 +29,12 @@ RELOAD_HINT = "run `make reload` to have the running service serve it"
 @click.command()
 @region_option
 @click.option("--candidate", "version", required=True, help="Candidate version, e.g. v1.1.0.")
-def compare(region: str, version: str) -> None:
+@click.option("--candidates-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Root the candidate was written under, e.g. `train --out DIR` "
+                   "(default: the configured candidates directory).")
+def compare(region: str, version: str, candidates_dir: Path | None) -> None:
     """Compare a candidate with production on the same held-out rows; write a report."""
-    comparison, paths = lifecycle().compare(region, version)
+    comparison, paths = lifecycle(candidates_dir).compare(region, version)
     echo_comparison(comparison)
     click.echo(f"report: {paths[0].parent}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 
@@ -53,8 +54,9 @@ def train(region: str, data: Path, out: Path | None, estimator: str | None, seed
     click.echo(f"chosen by {cv['repeats']} x {cv['folds']}-fold CV on the training rows: "
                f"{cv['chosen']}, CV MAE {cv['cv_mae_mean']:,.0f} ± {cv['cv_mae_sd']:,.0f} "
                f"(search {cv['seconds']:.0f}s)")
+    elsewhere = f" --candidates-dir {shlex.quote(str(out))}" if out is not None else ""
     click.echo(f"candidate written to {candidate.folder}; review it with "
-               f"`kosprice compare --region {region} --candidate {version}`")
+               f"`kosprice compare --region {region} --candidate {version}{elsewhere}`")
 
 
 COMMANDS = [train]

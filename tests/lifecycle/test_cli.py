@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 from kosprice.ml.journal import Journal
 from kosprice.ml.registry import write_manifest
@@ -32,6 +33,27 @@ def test_governed_path_with_clirunner(cli, settings, tmp_path):
     records = [json.loads(line) for line in cli("audit", "--json").output.splitlines()]
     assert [r["action"] for r in records] == ["promote", "rollback"]
     assert cli("audit", "--region", "jakarta_pusat").output == ""
+
+
+def test_train_out_prints_the_compare_command_for_that_folder_and_it_works(cli, tmp_path):
+    out = tmp_path / "my experiments"
+    trained = cli("train", "--region", REGION, "--data", str(better_data(tmp_path)),
+                  "--model", "ridge", "--out", str(out)).output
+    command = shlex.split(trained.rsplit("review it with `", 1)[1].split("`")[0])
+    assert command[0] == "kosprice" and command[-2:] == ["--candidates-dir", str(out)]
+    version = command[command.index("--candidate") + 1]
+    assert (out / REGION / version).is_dir()
+
+    alone = cli("compare", "--region", REGION, "--candidate", version, ok=False)
+    assert alone.exit_code == 1 and f"no candidate {REGION} {version}" in alone.output
+    compared = cli(*command[1:]).output
+    assert "verdict: better" in compared and f"report: {out / REGION / version}" in compared
+
+
+def test_train_into_the_candidates_directory_prints_compare_without_a_directory(cli, tmp_path):
+    trained = cli("train", "--region", REGION, "--data", str(better_data(tmp_path)),
+                  "--model", "ridge").output
+    assert "--candidates-dir" not in trained and "`kosprice compare --region" in trained
 
 
 def test_refusals_exit_non_zero_with_a_message(cli, tmp_path):
