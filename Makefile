@@ -102,11 +102,13 @@ evaluation-set: install ## Make or replace a region's evaluation set (audited): 
 	$(BIN)/kosprice evaluation-set --region "$(REGION)" --data "$(TRAIN_CSV)" \
 		--approved-by "$(APPROVED_BY)" --reason "$(REASON)"
 
-reload: install ## Complete any interrupted lifecycle action, validate models/, then HUP Gunicorn
+RELOAD_TIMEOUT ?= 30
+reload: install ## Complete any interrupted lifecycle action, validate models/, HUP Gunicorn, wait until production serves
 	@$(BIN)/kosprice recover
 	@$(BIN)/kosprice validate || { echo "models/ is invalid: not reloading" >&2; exit 1; }
 	@test -s "$(PIDFILE)" || { echo "no Gunicorn pidfile at $(PIDFILE): is it running?" >&2; exit 1; }
 	kill -HUP "$$(cat "$(PIDFILE)")"
+	@$(BIN)/kosprice wait-served --url "http://$(HOST):$(PORT)" --timeout "$(RELOAD_TIMEOUT)"
 
 candidates: install ## List candidates [REGION=r]; PRUNE=1 [KEEP=3] APPROVED_BY=name REASON=text removes old ones (audited)
 	CALLED_FROM_MAKE=1 $(BIN)/kosprice candidates $(if $(REGION),--region "$(REGION)") \

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kosprice.cli import candidates, lifecycle, models, quality, scoring, training
+from kosprice.cli import candidates, lifecycle, models, quality, scoring, serving, training
 from kosprice.cli.common import KospriceGroup
 
 
@@ -14,6 +14,6 @@ def main() -> None:
     """Governed per-region rent models for Indonesian boarding houses (kos)."""
 
 
-for group in (training, models, lifecycle, candidates, scoring, quality):
+for group in (training, models, lifecycle, candidates, serving, scoring, quality):
     for command in group.COMMANDS:
         main.add_command(command)

@@ -89,9 +89,11 @@ def run_kosprice(settings, *args: str, extra_env: dict[str, str] | None = None,
                           timeout=120)
 
 
-def make_reload(settings) -> subprocess.CompletedProcess:
-    """`make reload`, against this test's directories and Gunicorn pidfile."""
+def make_reload(settings, server=None) -> subprocess.CompletedProcess:
+    """`make reload`, against this test's directories, Gunicorn pidfile and server's port."""
     env = {"PATH": os.environ["PATH"], **kosprice_env(settings)}
+    if server is not None:
+        env.update(HOST="127.0.0.1", PORT=str(server.port))
     return subprocess.run(["make", "-s", "-o", "install", "reload", f"VENV={sys.prefix}",
                            f"PIDFILE={settings.state_dir / 'gunicorn.pid'}"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

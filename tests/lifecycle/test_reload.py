@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from kosprice.features import REGIONS
 from tests.factories import LISTING, edit_metadata
 from tests.lifecycle.conftest import (
     REGION,
@@ -28,7 +29,7 @@ from tests.lifecycle.conftest import (
     production_like,
 )
 from tests.load import SWITCH_BOUND, SteadyLoad, reload_drill, switch_over
-from tests.servers import cpu_hog, gunicorn, wait_until
+from tests.servers import cpu_hog, free_port, gunicorn, wait_until
 
 pytestmark = pytest.mark.gunicorn
 
@@ -43,10 +44,21 @@ def test_promote_and_rollback_switch_over_without_a_failed_request(
             wait_until(lambda: load.served("v1.0.0"), what="load to start")
             time.sleep(0.5)
             lifecycle.promote(REGION, version, approved_by="Ana", reason="lower MAE")
-            promoted = switch_over(load, lambda: make_reload(settings), "v1.0.0", version)
+            # Promoted, not yet reloaded: `kosprice wait-served` says which region is behind.
+            behind = cli("wait-served", "--url", server.url, "--timeout", "0.5", ok=False)
+            assert behind.exit_code == 1 and "Traceback" not in behind.output
+            assert f"still serves {REGION} v1.0.0 (production: {version})" in behind.output
+            reloads = []
+            reload = lambda: reloads.append(make_reload(settings, server)) or reloads[-1]  # noqa: E731
+            promoted = switch_over(load, reload, "v1.0.0", version)
             lifecycle.rollback(REGION, approved_by="Budi", reason="regression")
-            rolled_back = switch_over(load, lambda: make_reload(settings), version, "v1.0.0")
+            rolled_back = switch_over(load, reload, version, "v1.0.0")
         outcomes = load.snapshot()
+    # `make reload` ends by confirming what every region now serves.
+    for result, served in zip(reloads, (version, "v1.0.0"), strict=True):
+        confirmed = result.stdout.strip().splitlines()[-1]
+        assert confirmed.startswith("serving: ") and f"{REGION} {served}" in confirmed
+        assert confirmed.count(" v") == len(REGIONS)
 
     failures = [o for o in outcomes if o.status != 200]
     print(f"\n{len(outcomes)} requests, {len(failures)} failed; promote {promoted}; "
@@ -105,8 +117,8 @@ def test_reload_drill_ten_promotions_without_a_failed_request(cli, lifecycle, se
         return version
 
     with gunicorn(tmp_path, kosprice_env(settings), workers=2) as server, cpu_hog():
-        drill = reload_drill(server, lifecycle, lambda: make_reload(settings), next_candidate,
-                             REGION, DRILL_CYCLES)
+        drill = reload_drill(server, lifecycle, lambda: make_reload(settings, server),
+                             next_candidate, REGION, DRILL_CYCLES)
         output = server.output()
     print(f"\nreload drill: {DRILL_CYCLES} cycles, {drill['sent']} requests, "
           f"{len(drill['failed'])} failed; switches {drill['switches']}")
@@ -115,3 +127,10 @@ def test_reload_drill_ten_promotions_without_a_failed_request(cli, lifecycle, se
     assert all(s["last_old"] <= SWITCH_BOUND and s["first_new"] <= SWITCH_BOUND
                for s in drill["switches"])
     assert "Worker failed to boot" not in output and "could not start" not in output
+
+
+def test_wait_served_fails_in_one_line_when_nothing_answers(cli):
+    url = f"http://127.0.0.1:{free_port()}"
+    result = cli("wait-served", "--url", url, "--timeout", "0.5", ok=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip() == f"Error: {url}/ready did not answer within 0.5 s"
