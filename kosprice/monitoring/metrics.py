@@ -44,6 +44,11 @@ class Metrics:
         self.model_latency = Histogram(
             "kosprice_model_latency_seconds", "Time spent in the model call",
             ["region"], buckets=LATENCY_BUCKETS, registry=registry)
+        # The exporter's request histogram is labelled by URL rule, not region: this one is.
+        self.request_latency = Histogram(
+            "kosprice_request_latency_seconds",
+            "Prediction requests (single and batch, any status) from the view to the response, "
+            "by region", ["region"], buckets=LATENCY_BUCKETS, registry=registry)
         self.anomalies = Counter(
             "kosprice_anomalies_total", "Anomalous predictions by kind",
             ["region", "kind"], registry=registry)

@@ -99,6 +99,7 @@ class Monitor:
             self.metrics.prediction_price.labels(o.region).observe(o.price)
             for kind in o.anomalies:
                 self.metrics.anomalies.labels(o.region, kind).inc()
+        self.metrics.request_latency.labels(o.region).observe(o.latency_ms / 1000)
         if model_latency is not None:
             self.metrics.model_latency.labels(o.region).observe(model_latency)
         self._call("record", lambda: self.store.record(o))
@@ -113,6 +114,7 @@ class Monitor:
                 histogram.observe(price)
             for kind, count in Counter(k for kinds in b.anomalies for k in kinds).items():
                 self.metrics.anomalies.labels(b.region, kind).inc(count)
+        self.metrics.request_latency.labels(b.region).observe(b.latency_ms / 1000)
         if model_latency is not None:
             self.metrics.model_latency.labels(b.region).observe(model_latency)
         self._call("record", lambda: self.store.record_batch(b))

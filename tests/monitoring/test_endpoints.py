@@ -44,6 +44,9 @@ def test_prediction_monitor_summarizes_the_window_by_version(client):
     assert (latency["client_errors"], latency["server_errors"]) == (1, 0)
     assert (latency["error_rate"], latency["server_error_rate"]) == (round(1 / 6, 6), 0.0)
     assert (latency["window"]["client_errors"], latency["window"]["server_errors"]) == (1, 0)
+    # Every request of a known region, the refused one too, is in the per-region histogram.
+    metrics = client.get("/metrics").text
+    assert 'kosprice_request_latency_seconds_count{region="yogyakarta"} 6.0' in metrics
     assert latency["window"]["p99"] >= latency["window"]["p50"] > 0
 
 
