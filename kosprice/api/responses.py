@@ -136,7 +136,10 @@ class ModelDescription(Schema):
     params = fields.Dict(required=True)
     metrics = fields.Dict(required=True, metadata={"description": "R², MAE, RMSE, MAPE on "
                                                                   "the held-out split"})
-    features = fields.List(fields.String(), required=True)
+    inputs = fields.List(fields.String(), required=True, metadata={
+        "description": "The listing fields the model uses: what a client sends"})
+    derived_features = fields.List(fields.String(), required=True, metadata={
+        "description": "Model features the server computes (e.g. amenities_count); never sent"})
     trained_at = fields.String(required=True)
     sklearn_version = fields.String(required=True)
     training_rows = fields.Integer(required=True, allow_none=True)
@@ -146,9 +149,6 @@ class ModelDescription(Schema):
         "description": "Per level: the share of held-out listings inside their price_range"})
     versions_on_disk = fields.List(fields.String(), required=True, metadata={
         "description": "Rollback targets and the serving version, oldest first"})
-    inference = fields.Dict(required=True, metadata={
-        "description": "How predictions are computed: engine (fast or sklearn), model "
-                       "family, rows checked against the Pipeline at load, build time"})
     history = fields.List(fields.Dict(), required=True, metadata={
         "description": "Promotions and rollbacks, newest first"})
     inference = fields.Nested(Inference, required=True)
