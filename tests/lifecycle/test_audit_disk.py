@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from tests.conftest import IN_CI
-from tests.lifecycle.conftest import REGION, kosprice_env, production_like
+from tests.lifecycle.conftest import REGION, better_data, kosprice_env
 from tests.servers import BIN, ROOT, require_binary
 
 MOUNTS = {
@@ -39,7 +39,7 @@ def test_promote_refuses_cleanly_when_the_audit_log_cannot_be_written(cli, setti
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    version = cli.train(production_like(tmp_path, shift=600_000))
+    version = cli.train(better_data(tmp_path))
     audit_dir = tmp_path / "audit-disk"
     audit_dir.mkdir()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("KOSPRICE_")},

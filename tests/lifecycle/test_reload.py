@@ -26,7 +26,6 @@ from tests.lifecycle.conftest import (
     better_data,
     kosprice_env,
     make_reload,
-    production_like,
 )
 from tests.load import SWITCH_BOUND, SteadyLoad, reload_drill, switch_over
 from tests.servers import cpu_hog, free_port, gunicorn, wait_until
@@ -108,7 +107,7 @@ def test_reload_drill_ten_promotions_without_a_failed_request(cli, lifecycle, se
 
     def next_candidate(cycle: int, serving: str) -> str:
         if cycle == 0:
-            trained.append(cli.train(production_like(tmp_path, shift=600_000)))
+            trained.append(cli.train(better_data(tmp_path)))
             return trained[0]
         version = f"v1.{cycle + 1}.0"
         target = settings.candidates_dir / REGION / version

@@ -17,7 +17,7 @@ from kosprice.ml.repository import validate
 from kosprice.ml.signing import SIGNATURE_FILE, Signer
 from kosprice.settings import Settings
 from tests.factories import LISTING, copy_version, edit_metadata
-from tests.lifecycle.conftest import REGION, Cli, production_like
+from tests.lifecycle.conftest import REGION, Cli, better_data
 from tests.servers import Gunicorn, gunicorn, wait_until
 
 KEY = "k" * 40
@@ -112,7 +112,7 @@ def test_sign_refuses_a_changed_artifact_and_works_only_with_a_key(signed_cli, c
 def test_promote_signs_and_rollback_refuses_an_unsigned_target(signed_settings, signed_cli,
                                                                models_dir, tmp_path):
     sign_everything(signed_cli)
-    version = signed_cli.train(production_like(tmp_path, shift=600_000))
+    version = signed_cli.train(better_data(tmp_path))
     lifecycle = Lifecycle.from_settings(signed_settings)
     lifecycle.promote(REGION, version, approved_by="Ana", reason="better")
     assert problems_of(models_dir) == []
