@@ -246,6 +246,10 @@ class Settings:
                                     "before PSI is reported (at most DRIFT_WINDOW)")
     store_timeout: float = setting("STORE_TIMEOUT", 0.1, _positive_float,
                                    "Seconds before a store call is abandoned (fail open)")
+    sqlite_write_wait: float = setting(
+        "SQLITE_WRITE_WAIT", 1.0, _positive_float,
+        "Embedded store: seconds a record waits for the other workers' writes before it is "
+        "dropped (fail open)")
     store_retry_after: float = setting("STORE_RETRY_AFTER", 5.0, _positive_float,
                                        "Seconds to stop calling the store after a failure")
     price_limits: dict = setting("PRICE_LIMITS", {}, _price_limits,

@@ -24,7 +24,7 @@ def build_store(settings: Settings) -> MonitorStore:
     from kosprice.monitoring.sqlite_store import SqliteStore
 
     return SqliteStore(settings.state_dir / "monitor.sqlite3", settings.window_size,
-                       settings.anomaly_history, busy_timeout=settings.store_timeout,
+                       settings.anomaly_history, busy_timeout=settings.sqlite_write_wait,
                        drift_window=settings.drift_window,
                        recent_per_client=settings.anomaly_recent_per_client)
 

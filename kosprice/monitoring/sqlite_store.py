@@ -111,6 +111,7 @@ class SqliteStore(MonitorStore):
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self._local = threading.local()
+        self._writer = threading.Lock()
         self._migrated_in: int | None = None  # the pid that last ran migrate()
 
     def migrate(self, timeout: float = MIGRATION_TIMEOUT) -> None:
@@ -156,10 +157,34 @@ class SqliteStore(MonitorStore):
     def _put(self, region: str, ring: str, seq: int, size: int, payload: str) -> None:
         self.db.execute(_PUT, (region, ring, seq % size, seq, payload))
 
-    def record(self, observation: Observation) -> None:
-        o, db = observation, self.db
-        db.execute("BEGIN IMMEDIATE")
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed, or rolled back on any error.
+
+        A process's threads queue on a lock first: SQLite's busy handler polls, unfairly,
+        so 8 threads of each worker polling for the one write lock starve some of them past
+        any timeout on a loaded machine. Within `busy_timeout` in all.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        if not self._writer.acquire(timeout=self.busy_timeout):
+            raise sqlite3.OperationalError(
+                f"this process's writes queued for more than {self.busy_timeout} s")
         try:
+            db = self.db
+            db.execute(f"PRAGMA busy_timeout = {max(deadline - time.monotonic(), 0) * 1000:.0f}")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        finally:
+            self._writer.release()
+
+    def record(self, observation: Observation) -> None:
+        o = observation
+        with self._writing() as db:
             requests = self._increment(o.region, "requests")
             if o.status >= 400:
                 self._increment(o.region, "errors")
@@ -179,10 +204,6 @@ class SqliteStore(MonitorStore):
                     for kind in o.anomalies:
                         self._increment(o.region, f"a:{kind}")
                     self._list_anomalies(o.region, o.client, [o.anomaly_record()])
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def _list_anomalies(self, region: str, client: str, records: list[str]) -> None:
         """Put one client's anomaly entries in the ring while it holds fewer than
@@ -235,9 +256,8 @@ class SqliteStore(MonitorStore):
         return DriftWindow.parse(dict(rows.fetchall()))
 
     def record_batch(self, batch: BatchObservation) -> None:
-        b, db = batch, self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        b = batch
+        with self._writing() as db:
             requests = self._increment(b.region, "requests")
             if b.status >= 400:
                 self._increment(b.region, "errors")
@@ -264,10 +284,6 @@ class SqliteStore(MonitorStore):
                         self._increment(b.region, f"a:{kind}", count_of_kind)
                     self._list_anomalies(b.region, b.client,
                                          [b.anomaly_record(index) for index in anomalous])
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
         db = self.db

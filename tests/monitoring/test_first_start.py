@@ -24,8 +24,7 @@ def start_workers(barrier, tmp_path, results) -> None:
     """What a worker does with the store at boot, once per fresh directory, at the same
     moment as the other processes (the barrier): build it, ping it, read through it.
 
-    (Not a write: under this load a write may legitimately wait longer than the store's
-    0.1 s timeout, which the monitor handles by failing open.)"""
+    (Writers together: test_sqlite_contention.)"""
     for attempt in range(REPETITIONS):
         # The real per-call busy timeout (0.1 s), on a fresh directory every time.
         settings = Settings.from_env({}, state_dir=tmp_path / f"state-{attempt}")
