@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import requests
 
@@ -74,13 +75,24 @@ class SteadyLoad:
         return any(o.version == version and o.done >= since for o in self.snapshot())
 
 
-def switch_over(load: SteadyLoad, reload, old: str, new: str) -> dict[str, float]:
+def hups(server) -> list[float]:
+    """When the Gunicorn master began handling each HUP, on the monotonic clock."""
+    offset = time.monotonic() - time.time()
+    return [datetime.fromisoformat(r["timestamp"]).timestamp() + offset
+            for r in server.records() if r.get("event") == "Handling signal: hup"]
+
+
+def switch_over(load: SteadyLoad, server, reload, old: str, new: str) -> dict[str, float]:
     """Reload (`reload()` returns `make reload`'s result), keep the load on until the new
-    version serves, and measure the switch."""
+    version serves, and measure the switch from the moment the master took the HUP (`make
+    reload` returns only once the new version serves, so its return is too late a start)."""
+    before = len(hups(server))
     started = time.monotonic()
     result = reload()
-    hup = time.monotonic()
+    reloaded = time.monotonic()
     assert result.returncode == 0, result.stderr
+    hup = wait_until(lambda: hups(server)[before:], timeout=10, what="the master's HUP line")[0]
+    assert started <= hup <= reloaded
     # After the HUP: on a rollback the old version served before, long before this reload.
     wait_until(lambda: load.served(new, since=hup), timeout=60, what=f"{new} to serve")
     time.sleep(1.5)  # keep the load on after the switch, to catch any stray old worker
@@ -89,7 +101,7 @@ def switch_over(load: SteadyLoad, reload, old: str, new: str) -> dict[str, float
     first_new = min(o.done for o in after if o.version == new)
     newest = [o.version for o in after if o.sent > last_old]
     assert set(newest) == {new}
-    return {"make_reload": round(hup - started, 2), "last_old": round(last_old - hup, 2),
+    return {"make_reload": round(reloaded - started, 2), "last_old": round(last_old - hup, 2),
             "first_new": round(first_new - hup, 2),
             "slowest": round(max(o.done - o.sent for o in after), 2)}
 
@@ -108,7 +120,7 @@ def reload_drill(server, lifecycle, reload, next_candidate, region: str, cycles:
             version = next_candidate(cycle, serving)
             lifecycle.promote(region, version, approved_by="drill", reason=f"cycle {cycle}",
                               force=True)
-            switches.append(switch_over(load, reload, serving, version))
+            switches.append(switch_over(load, server, reload, serving, version))
             serving = version
         outcomes = load.snapshot()
     failures = [o for o in outcomes if o.status != 200]

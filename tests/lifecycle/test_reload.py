@@ -49,9 +49,9 @@ def test_promote_and_rollback_switch_over_without_a_failed_request(
             assert f"still serves {REGION} v1.0.0 (production: {version})" in behind.output
             reloads = []
             reload = lambda: reloads.append(make_reload(settings, server)) or reloads[-1]  # noqa: E731
-            promoted = switch_over(load, reload, "v1.0.0", version)
+            promoted = switch_over(load, server, reload, "v1.0.0", version)
             lifecycle.rollback(REGION, approved_by="Budi", reason="regression")
-            rolled_back = switch_over(load, reload, version, "v1.0.0")
+            rolled_back = switch_over(load, server, reload, version, "v1.0.0")
         outcomes = load.snapshot()
     # `make reload` ends by confirming what every region now serves.
     for result, served in zip(reloads, (version, "v1.0.0"), strict=True):
