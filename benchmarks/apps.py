@@ -24,7 +24,6 @@ from kosprice.features import REGIONS, derive
 from kosprice.ml.repository import ModelRepository
 from kosprice.monitoring.store import (
     RINGS,
-    BatchObservation,
     DriftWindow,
     MonitorStore,
     Observation,
@@ -75,9 +74,6 @@ class NullStore(MonitorStore):
     kind = "none"
 
     def record(self, observation: Observation) -> None:
-        pass
-
-    def record_batch(self, batch: BatchObservation) -> None:
         pass
 
     def read_drift(self, region: str) -> DriftWindow:

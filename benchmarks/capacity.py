@@ -113,9 +113,9 @@ def fill_one_region(redis_url: str, prefix: str, drift: str | None) -> tuple[int
     count = max(defaults.window_size, defaults.drift_window)
     for i in range(count):  # fill every ring; an anomaly every 50th
         anomalies = ("iqr_outlier",) if i % 50 == 0 else ()
-        store.record(Observation(region, str(uuid.uuid4()), time.time(), 200,
-                                 3.0 + (i % 97) / 10, "v1.0.0", 1_234_567.89 + i, anomalies,
-                                 drift=drift))
+        store.record(Observation.single(region, str(uuid.uuid4()), time.time(), 200,
+                                        3.0 + (i % 97) / 10, "v1.0.0", 1_234_567.89 + i,
+                                        anomalies, drift=drift))
     rate = count / (time.perf_counter() - started)
     calls, usec = evalsha_stats(store.client)
     client = store.client

@@ -84,8 +84,8 @@ def stages(models_dir: Path, redis_url: str | None, seconds: float,
             fast = model.inference.fast
             features = tuple(model.features)
             frame = pd.DataFrame([derive(LISTING, features)], columns=list(features))
-            observation = Observation(region, "bench", time.time(), 200, 1.0,
-                                      str(model.version), 1_500_000.0)
+            observation = Observation.single(region, "bench", time.time(), 200, 1.0,
+                                             str(model.version), 1_500_000.0)
             row = {"region": region, "engine": model.inference.engine,
                    "build_ms": model.inference.build_ms}
             timed = {

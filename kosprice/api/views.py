@@ -10,7 +10,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from kosprice.api import responses
 from kosprice.api.batch import load_batch
 from kosprice.api.context import current_request_id
-from kosprice.api.observation import start_batch, start_prediction
+from kosprice.api.observation import start_prediction
 from kosprice.api.openapi import OPS, PREDICTION, operation
 from kosprice.api.schemas import INTERVAL_LEVEL, OFFERED_PRICE, load_listing, split_options
 from kosprice.api.services import services
@@ -83,12 +83,12 @@ def predict(region: str):
     row = derive(listing, model.features)
     priced = price_listing(raw, row, model.metadata,
                            options.get(INTERVAL_LEVEL, DEFAULT_LEVEL), options.get(OFFERED_PRICE))
-    state.predicted_price = priced.predicted_price
+    state.prices = (priced.predicted_price,)
     # Anomalies judge what the model said, before any clamp to the training prices.
-    state.anomalies = services().anomaly_rules(model).classify(raw)
+    state.anomalies = (services().anomaly_rules(model).classify(raw),)
     # Drift bins the model's own output, as its prediction reference does (not the rounded
     # or bounded price the client gets).
-    state.drift = services().drift_reference(model).encode(row, raw)
+    state.drift = (services().drift_reference(model).encode(row, raw),)
     return jsonify(region=region, **priced.as_dict(), model_version=version,
                    request_id=current_request_id())
 
@@ -111,7 +111,7 @@ def predict_batch(region: str):
     """Price up to KOSPRICE_BATCH_MAX_ITEMS listings: results in order, each valid item
     priced, each invalid one carrying its field errors (the batch is not failed by them)."""
     settings = services().settings
-    state = start_batch(region)
+    state = start_prediction(region, batch=True)
     model = services().registry.get(region)
     state.model_version = version = str(model.version)
     valid, errors = load_batch(json_body(), tuple(model.features), settings.batch_max_items)

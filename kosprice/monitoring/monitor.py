@@ -20,13 +20,7 @@ from kosprice.monitoring.anomalies import KINDS, MIN_LIVE_WINDOW, AnomalyRules
 from kosprice.monitoring.drift import EPSILON, MODERATE, SIGNIFICANT, DriftReference
 from kosprice.monitoring.metrics import Metrics
 from kosprice.monitoring.stats import summarize
-from kosprice.monitoring.store import (
-    BatchObservation,
-    MonitorStore,
-    Observation,
-    RegionState,
-    error_class,
-)
+from kosprice.monitoring.store import MonitorStore, Observation, RegionState, error_class
 
 log = get_logger("kosprice.monitoring")
 
@@ -92,32 +86,20 @@ class Monitor:
         return self._drift[key]
 
     def observe(self, observation: Observation, model_latency: float | None = None) -> None:
-        """Count a prediction request in Prometheus and in the shared store; never raise."""
+        """Count a request and its predictions in Prometheus and, in one round trip, in the
+        shared store; never raise."""
         o = observation
-        if o.price is not None:
-            self.metrics.predictions.labels(o.region, o.model_version).inc()
-            self.metrics.prediction_price.labels(o.region).observe(o.price)
-            for kind in o.anomalies:
-                self.metrics.anomalies.labels(o.region, kind).inc()
+        if o.prices:
+            self.metrics.predictions.labels(o.region, o.model_version).inc(len(o.prices))
+            histogram = self.metrics.prediction_price.labels(o.region)
+            for price in o.prices:
+                histogram.observe(price)
+            for kind, count in Counter(k for kinds in o.anomalies for k in kinds).items():
+                self.metrics.anomalies.labels(o.region, kind).inc(count)
         self.metrics.request_latency.labels(o.region).observe(o.latency_ms / 1000)
         if model_latency is not None:
             self.metrics.model_latency.labels(o.region).observe(model_latency)
         self._call("record", lambda: self.store.record(o))
-
-    def observe_batch(self, batch: BatchObservation, model_latency: float | None = None) -> None:
-        """Count a batch request and its predictions; one store round trip; never raise."""
-        b = batch
-        if b.prices:
-            self.metrics.predictions.labels(b.region, b.model_version).inc(len(b.prices))
-            histogram = self.metrics.prediction_price.labels(b.region)
-            for price in b.prices:
-                histogram.observe(price)
-            for kind, count in Counter(k for kinds in b.anomalies for k in kinds).items():
-                self.metrics.anomalies.labels(b.region, kind).inc(count)
-        self.metrics.request_latency.labels(b.region).observe(b.latency_ms / 1000)
-        if model_latency is not None:
-            self.metrics.model_latency.labels(b.region).observe(model_latency)
-        self._call("record", lambda: self.store.record_batch(b))
 
     def _call(self, operation: str, action: Callable[[], Any]) -> Any:
         """Run a store action ("record" or "read") behind its breaker; None when it can't."""

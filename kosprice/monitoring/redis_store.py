@@ -23,16 +23,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from kosprice.monitoring.store import (
-    DRIFT_WINDOW,
-    RECENT_PER_CLIENT,
-    RINGS,
-    BatchObservation,
-    DriftWindow,
-    MonitorStore,
-    Observation,
-    RegionState,
-)
+from kosprice.monitoring.store import RINGS, DriftWindow, MonitorStore, Observation, RegionState
 
 _DRIFT = """
 local function count_slots(delta, entry, by)
@@ -97,35 +88,6 @@ end
 """
 
 _RECORD = _DRIFT + _LIST_ANOMALIES + """
-local counters, window, latency, anomalies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local size, history = tonumber(ARGV[1]), tonumber(ARGV[2])
-redis.call('HINCRBY', counters, 'requests', 1)
-if tonumber(ARGV[4]) >= 400 then redis.call('HINCRBY', counters, 'errors', 1) end
-if tonumber(ARGV[4]) >= 500 then redis.call('HINCRBY', counters, 'server_errors', 1)
-elseif tonumber(ARGV[4]) >= 400 then redis.call('HINCRBY', counters, 'client_errors', 1) end
-redis.call('LPUSH', latency, ARGV[5] .. '|' .. ARGV[4])
-redis.call('LTRIM', latency, 0, size - 1)
-if ARGV[6] ~= '' then
-  redis.call('HINCRBY', counters, 'predictions', 1)
-  redis.call('HINCRBY', counters, 'v:' .. ARGV[7], 1)
-  redis.call('HSET', counters, 'last', ARGV[3])
-  redis.call('LPUSH', window, ARGV[6] .. '|' .. ARGV[7])
-  redis.call('LTRIM', window, 0, size - 1)
-  if ARGV[10] ~= '' then
-    record_drift(KEYS[5], KEYS[6], tonumber(ARGV[9]), {ARGV[7] .. '|' .. ARGV[10]})
-  end
-  if ARGV[8] ~= '' then
-    redis.call('HINCRBY', counters, 'anomalous', 1)
-    for i = 13, #ARGV do redis.call('HINCRBY', counters, 'a:' .. ARGV[i], 1) end
-    list_anomalies(counters, anomalies, KEYS[7], history, tonumber(ARGV[11]), ARGV[12],
-                   {ARGV[8]})
-  end
-end
-return 1
-"""
-
-
-_RECORD_BATCH = _DRIFT + _LIST_ANOMALIES + """
 local counters, window, latency, anomalies = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local size, history = tonumber(ARGV[1]), tonumber(ARGV[2])
 local stamp, status, version = ARGV[3], ARGV[4], ARGV[6]
@@ -204,9 +166,9 @@ class RedisStore(MonitorStore):
     kind = "redis"
 
     def __init__(self, endpoint: RedisEndpoint | str, prefix: str, window_size: int,
-                 anomaly_history: int, timeout: float, drift_window: int = DRIFT_WINDOW,
-                 recent_per_client: int = RECENT_PER_CLIENT) -> None:
-        super().__init__(window_size, anomaly_history, drift_window, recent_per_client)
+                 anomaly_history: int, timeout: float, **limits: int) -> None:
+        """`limits`: the store's optional sizes (`drift_window`, `recent_per_client`)."""
+        super().__init__(window_size, anomaly_history, **limits)
         if isinstance(endpoint, str):
             endpoint = RedisEndpoint(url=endpoint)
         self.endpoint, self.prefix, self.timeout = endpoint, prefix, timeout
@@ -219,7 +181,6 @@ class RedisStore(MonitorStore):
         if self._client is None or self._pid != os.getpid():
             self._client = self.endpoint.connect(self.timeout)
             self._script = self._client.register_script(_RECORD)
-            self._batch_script = self._client.register_script(_RECORD_BATCH)
             self._pid = os.getpid()
         return self._client
 
@@ -240,24 +201,14 @@ class RedisStore(MonitorStore):
     def record(self, observation: Observation) -> None:
         o = observation
         client = self.client
-        args = [self.window_size, self.anomaly_history, repr(o.timestamp), o.status,
-                repr(round(o.latency_ms, 3)),
-                "" if o.price is None else repr(o.price), o.model_version or "",
-                o.anomaly_record() if o.anomalies else "", self.drift_window,
-                o.drift or "", self.recent_per_client, o.client, *o.anomalies]
-        self._script(keys=self.script_keys(o.region), args=args, client=client)
-
-    def record_batch(self, batch: BatchObservation) -> None:
-        b = batch
-        client = self.client
         # Few, large arguments: packing thousands of small ones costs more than the script.
-        found = [[b.anomaly_record(i), list(b.anomalies[i])] for i in b.anomalous()]
-        args = [self.window_size, self.anomaly_history, repr(b.timestamp), b.status,
-                repr(round(b.latency_ms, 3)), b.model_version or "",
-                " ".join(map(repr, b.prices)), json.dumps(found),
-                self.drift_window, " ".join(b.drift_entries()), self.recent_per_client,
-                b.client]
-        self._batch_script(keys=self.script_keys(b.region), args=args, client=client)
+        found = [[o.anomaly_record(i), list(o.anomalies[i])] for i in o.anomalous()]
+        args = [self.window_size, self.anomaly_history, repr(o.timestamp), o.status,
+                repr(round(o.latency_ms, 3)), o.model_version or "",
+                " ".join(map(repr, o.prices)), json.dumps(found),
+                self.drift_window, " ".join(o.drift_entries()), self.recent_per_client,
+                o.client]
+        self._script(keys=self.script_keys(o.region), args=args, client=client)
 
     def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
         counters_key, *ring_keys = self.keys(region)

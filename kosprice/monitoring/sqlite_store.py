@@ -25,10 +25,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 from kosprice.monitoring.store import (
-    DRIFT_WINDOW,
-    RECENT_PER_CLIENT,
     RINGS,
-    BatchObservation,
     DriftWindow,
     MonitorStore,
     Observation,
@@ -103,11 +100,11 @@ class SqliteStore(MonitorStore):
     kind = "sqlite"
 
     def __init__(self, path: Path, window_size: int, anomaly_history: int,
-                 busy_timeout: float = 5.0, drift_window: int = DRIFT_WINDOW,
-                 recent_per_client: int = RECENT_PER_CLIENT) -> None:
+                 busy_timeout: float = 5.0, **limits: int) -> None:
         """No I/O here: the file is created lazily, so a failure is a store error (fail
-        open) and never stops a worker from booting."""
-        super().__init__(window_size, anomaly_history, drift_window, recent_per_client)
+        open) and never stops a worker from booting. `limits`: the store's optional sizes
+        (`drift_window`, `recent_per_client`)."""
+        super().__init__(window_size, anomaly_history, **limits)
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self._local = threading.local()
@@ -182,29 +179,6 @@ class SqliteStore(MonitorStore):
         finally:
             self._writer.release()
 
-    def record(self, observation: Observation) -> None:
-        o = observation
-        with self._writing() as db:
-            requests = self._increment(o.region, "requests")
-            if o.status >= 400:
-                self._increment(o.region, "errors")
-                self._increment(o.region, error_class(o.status))
-            self._put(o.region, "latency", requests, self.window_size,
-                      f"{o.latency_ms!r}|{o.status}")
-            if o.price is not None:
-                count = self._increment(o.region, "predictions")
-                self._increment(o.region, f"v:{o.model_version}")
-                db.execute(_SET, (o.region, "last", o.timestamp))
-                self._put(o.region, "window", count, self.window_size,
-                          f"{o.price!r}|{o.model_version}")
-                if o.drift:
-                    self._record_drift(o.region, [(o.model_version, o.drift)])
-                if o.anomalies:
-                    self._increment(o.region, "anomalous")
-                    for kind in o.anomalies:
-                        self._increment(o.region, f"a:{kind}")
-                    self._list_anomalies(o.region, o.client, [o.anomaly_record()])
-
     def _list_anomalies(self, region: str, client: str, records: list[str]) -> None:
         """Put one client's anomaly entries in the ring while it holds fewer than
         `recent_per_client` of the ring's entries; count the rest as unlisted. The ring has
@@ -255,35 +229,34 @@ class SqliteStore(MonitorStore):
         rows = self.db.execute("SELECT name, value FROM drift WHERE region = ?", (region,))
         return DriftWindow.parse(dict(rows.fetchall()))
 
-    def record_batch(self, batch: BatchObservation) -> None:
-        b = batch
+    def record(self, observation: Observation) -> None:
+        o = observation
         with self._writing() as db:
-            requests = self._increment(b.region, "requests")
-            if b.status >= 400:
-                self._increment(b.region, "errors")
-                self._increment(b.region, error_class(b.status))
-            self._put(b.region, "latency", requests, self.window_size,
-                      f"{b.latency_ms!r}|{b.status}")
-            if b.prices:
-                count = self._increment(b.region, "predictions", len(b.prices))
-                self._increment(b.region, f"v:{b.model_version}", len(b.prices))
-                db.execute(_SET, (b.region, "last", b.timestamp))
-                first = count - len(b.prices) + 1
-                db.executemany(_PUT, [
-                    (b.region, "window", seq % self.window_size, seq,
-                     f"{price!r}|{b.model_version}")
-                    for seq, price in enumerate(b.prices, first)])
-                drift = [(b.model_version, slots) for slots in b.drift if slots]
-                if drift:
-                    self._record_drift(b.region, drift)
-                anomalous = b.anomalous()
-                if anomalous:
-                    self._increment(b.region, "anomalous", len(anomalous))
-                    for kind, count_of_kind in Counter(
-                            k for i in anomalous for k in b.anomalies[i]).items():
-                        self._increment(b.region, f"a:{kind}", count_of_kind)
-                    self._list_anomalies(b.region, b.client,
-                                         [b.anomaly_record(index) for index in anomalous])
+            requests = self._increment(o.region, "requests")
+            if o.status >= 400:
+                self._increment(o.region, "errors")
+                self._increment(o.region, error_class(o.status))
+            self._put(o.region, "latency", requests, self.window_size,
+                      f"{o.latency_ms!r}|{o.status}")
+            if not o.prices:
+                return
+            count = self._increment(o.region, "predictions", len(o.prices))
+            self._increment(o.region, f"v:{o.model_version}", len(o.prices))
+            db.execute(_SET, (o.region, "last", o.timestamp))
+            db.executemany(_PUT, [
+                (o.region, "window", seq % self.window_size, seq, f"{price!r}|{o.model_version}")
+                for seq, price in enumerate(o.prices, count - len(o.prices) + 1)])
+            drift = [(o.model_version, slots) for slots in o.drift if slots]
+            if drift:
+                self._record_drift(o.region, drift)
+            anomalous = o.anomalous()
+            if anomalous:
+                self._increment(o.region, "anomalous", len(anomalous))
+                for kind, count_of_kind in Counter(
+                        k for i in anomalous for k in o.anomalies[i]).items():
+                    self._increment(o.region, f"a:{kind}", count_of_kind)
+                self._list_anomalies(o.region, o.client,
+                                     [o.anomaly_record(index) for index in anomalous])
 
     def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:
         db = self.db

@@ -23,31 +23,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Observation:
-    """One prediction request, as recorded: a failed request has no price."""
-
-    region: str
-    request_id: str
-    timestamp: float
-    status: int
-    latency_ms: float
-    model_version: str | None = None
-    price: float | None = None
-    anomalies: tuple[str, ...] = ()
-    """Kinds of anomaly this prediction shows (empty when normal)."""
-    drift: str | None = None
-    """The prediction's reference-bin slots, comma-separated (`DriftReference.encode`)."""
-    client: str = "unknown"
-    """A short keyed hash of the client's address (`ClientHasher`), never the address."""
-
-    def anomaly_record(self) -> str:
-        return json.dumps({"request_id": self.request_id, "value": self.price,
-                           "reasons": list(self.anomalies), "model_version": self.model_version,
-                           "timestamp": self.timestamp, "client": self.client})
-
-
-@dataclass(frozen=True)
-class BatchObservation:
-    """One batch request, as recorded: its status and latency once, and each prediction."""
+    """One prediction request, as recorded: its status and latency once, and each prediction
+    it made, in order. A single listing is a batch of one; a failed request has no prices."""
 
     region: str
     request_id: str
@@ -62,15 +39,30 @@ class BatchObservation:
     """Each price's reference-bin slots (`DriftReference.encode`); None or absent: none."""
     client: str = "unknown"
     """A short keyed hash of the client's address (`ClientHasher`), never the address."""
+    batch: bool = False
+    """A batch request: its anomaly entries are named `{request_id}#{index}`."""
+
+    @classmethod
+    def single(cls, region: str, request_id: str, timestamp: float, status: int,
+               latency_ms: float, model_version: str | None = None,
+               price: float | None = None, anomalies: tuple[str, ...] = (),
+               drift: str | None = None, client: str = "unknown") -> Observation:
+        """A one-listing request: its price (None when it failed) as a batch of one."""
+        if price is None:
+            return cls(region, request_id, timestamp, status, latency_ms, model_version,
+                       client=client)
+        return cls(region, request_id, timestamp, status, latency_ms, model_version,
+                   (price,), (anomalies,), (drift,), client)
 
     def drift_entries(self) -> list[str]:
         """`version|slots` of each prediction that has slots, in order."""
         return [f"{self.model_version}|{slots}" for slots in self.drift if slots]
 
     def anomaly_record(self, index: int) -> str:
-        """The anomaly entry of prediction `index`: its request id is `{request_id}#{index}`."""
-        return json.dumps({"request_id": f"{self.request_id}#{index}",
-                           "value": self.prices[index], "reasons": list(self.anomalies[index]),
+        """The anomaly entry of prediction `index`."""
+        request_id = f"{self.request_id}#{index}" if self.batch else self.request_id
+        return json.dumps({"request_id": request_id, "value": self.prices[index],
+                           "reasons": list(self.anomalies[index]),
                            "model_version": self.model_version, "timestamp": self.timestamp,
                            "client": self.client})
 
@@ -186,12 +178,9 @@ class MonitorStore(abc.ABC):
 
     @abc.abstractmethod
     def record(self, observation: Observation) -> None:
-        """Record one request atomically; raise on any store failure."""
-
-    @abc.abstractmethod
-    def record_batch(self, batch: BatchObservation) -> None:
-        """Record a batch request and all its predictions atomically, in one round trip:
-        one request (latency ring, counters) and len(prices) predictions, in order."""
+        """Record a request and all its predictions atomically, in one round trip: one
+        request (latency ring, counters) and len(prices) predictions, in order; raise on any
+        store failure."""
 
     @abc.abstractmethod
     def read(self, region: str, rings: Collection[str] = RINGS) -> RegionState:

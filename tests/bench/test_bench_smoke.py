@@ -71,6 +71,5 @@ def test_stage_timings_cover_the_predict_path(models_dir, redis_url, store_prefi
 def test_the_quiet_variant_records_nothing():
     store = apps.NullStore(10, 5)
     store.record(None)
-    store.record_batch(None)
     assert store.read("yogyakarta").predictions == 0
     assert store.read_drift("yogyakarta").predictions == {}

@@ -138,7 +138,7 @@ def test_a_drift_that_ends_stops_being_flagged(kind, drift_models, tmp_path, req
         rows = predictor.model_frame(batch, model.features).to_dict("records")
         prices = predictor.predict(model, batch)
         for i, (row, price) in enumerate(zip(rows, prices, strict=True)):
-            monitor.observe(Observation(
+            monitor.observe(Observation.single(
                 region=REGION, request_id=f"r{i}", timestamp=float(i), status=200,
                 latency_ms=1.0, model_version=str(model.version), price=price,
                 drift=reference.encode(row, price)))

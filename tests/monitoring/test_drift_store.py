@@ -7,15 +7,15 @@ from collections import Counter
 
 import pytest
 
-from kosprice.monitoring.store import BatchObservation, DriftWindow, Observation
+from kosprice.monitoring.store import DriftWindow, Observation
 from tests.monitoring.conftest import make_store
 
 
 def prediction(i: int, slots: str | None, version: str = "v1.0.0",
                region: str = "yogyakarta") -> Observation:
-    return Observation(region=region, request_id=f"req-{i}", timestamp=1_700_000_000.0 + i,
-                       status=200, latency_ms=1.0, model_version=version, price=1e6,
-                       drift=slots)
+    return Observation.single(region=region, request_id=f"req-{i}",
+                              timestamp=1_700_000_000.0 + i, status=200, latency_ms=1.0,
+                              model_version=version, price=1e6, drift=slots)
 
 
 def expected(entries: list[tuple[str, str]]) -> DriftWindow:
@@ -77,19 +77,18 @@ def test_a_smaller_window_configured_later_evicts_down_to_it(store):
     assert store.read_drift("yogyakarta") == expected([("v1.0.0", "5"), ("v1.0.0", "6")])
 
 
-def batch(slots: list[str | None], version: str = "v1.0.0") -> BatchObservation:
-    return BatchObservation(region="yogyakarta", request_id="batch", timestamp=1.0, status=200,
-                            latency_ms=5.0, model_version=version,
-                            prices=(1e6,) * len(slots), anomalies=((),) * len(slots),
-                            drift=tuple(slots))
+def batch(slots: list[str | None], version: str = "v1.0.0") -> Observation:
+    return Observation(region="yogyakarta", request_id="batch", timestamp=1.0, status=200,
+                       latency_ms=5.0, model_version=version, prices=(1e6,) * len(slots),
+                       anomalies=((),) * len(slots), drift=tuple(slots), batch=True)
 
 
 def test_a_batch_counts_like_its_predictions_one_by_one(store):
     store.record(prediction(0, "0,0"))
-    store.record_batch(batch(["1,0", None, "2,1"], version="v1.1.0"))
+    store.record(batch(["1,0", None, "2,1"], version="v1.1.0"))
     assert store.read_drift("yogyakarta") == expected(
         [("v1.0.0", "0,0"), ("v1.1.0", "1,0"), ("v1.1.0", "2,1")])
     # A batch larger than the window keeps only its latest predictions.
     entries = [f"{i % 3},{i % 2}" for i in range(7)]
-    store.record_batch(batch(entries))
+    store.record(batch(entries))
     assert store.read_drift("yogyakarta") == expected([("v1.0.0", e) for e in entries[-4:]])

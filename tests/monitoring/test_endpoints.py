@@ -116,7 +116,7 @@ def test_a_flood_from_one_client_cannot_widen_the_fences(app, client):
     version = client.get("/ready").json["models"]["yogyakarta"]
     monitor = app.extensions["kosprice"].monitor
     for i in range(60):  # what 60 requests from one client recorded, one extreme each
-        monitor.observe(Observation(
+        monitor.observe(Observation.single(
             region="yogyakarta", request_id=f"flood-{i}", timestamp=time.time(), status=200,
             latency_ms=1.0, model_version=version, price=(-4.4e6, 5.3e7)[i % 2]))
     report = client.get("/anomaly-monitor/yogyakarta").json

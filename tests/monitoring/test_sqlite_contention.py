@@ -23,9 +23,9 @@ RECORDS = 40  # per thread
 
 
 def observation(i: int) -> Observation:
-    return Observation(region="yogyakarta", request_id=str(i), timestamp=time.time(),
-                       status=200, latency_ms=1.0, model_version="v2.0.0", price=1.2e6,
-                       anomalies=(), drift=None, client="client")
+    return Observation.single(region="yogyakarta", request_id=str(i), timestamp=time.time(),
+                              status=200, latency_ms=1.0, model_version="v2.0.0", price=1.2e6,
+                              anomalies=(), drift=None, client="client")
 
 
 def record_from_threads(store, barrier, results) -> None:

@@ -1,4 +1,4 @@
-"""record_batch, on every real store: one batch request reads like its predictions recorded
+"""A batch request, on every real store: one batch request reads like its predictions recorded
 one by one (in order, bounded rings, anomalies), but counts as one request."""
 
 from __future__ import annotations
@@ -7,17 +7,17 @@ import json
 
 import pytest
 
-from kosprice.monitoring.store import BatchObservation
+from kosprice.monitoring.store import Observation
 from tests.monitoring.conftest import make_store
 from tests.monitoring.test_store_contract import observation
 
 
 def batch(prices, anomalies=None, status=200, request_id="batch-1", version="v1.0.0",
-          region="yogyakarta", client="unknown") -> BatchObservation:
-    return BatchObservation(region=region, request_id=request_id, timestamp=1_700_000_100.0,
-                            status=status, latency_ms=42.5, model_version=version,
-                            prices=tuple(prices),
-                            anomalies=tuple(anomalies or [()] * len(prices)), client=client)
+          region="yogyakarta", client="unknown") -> Observation:
+    return Observation(region=region, request_id=request_id, timestamp=1_700_000_100.0,
+                       status=status, latency_ms=42.5, model_version=version,
+                       prices=tuple(prices), anomalies=tuple(anomalies or [()] * len(prices)),
+                       client=client, batch=True)
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def store(store_kind, request, tmp_path):
 
 def test_a_batch_is_one_request_and_many_predictions_in_order(store):
     store.record(observation(0, price=10.0))
-    store.record_batch(batch([11.0, 12.0, 13.0]))
+    store.record(batch([11.0, 12.0, 13.0]))
     state = store.read("yogyakarta")
     assert (state.requests, state.errors, state.predictions) == (2, 0, 4)
     assert state.window == [(10.0, "v1.0.0"), (11.0, "v1.0.0"), (12.0, "v1.0.0"),
@@ -38,8 +38,8 @@ def test_a_batch_is_one_request_and_many_predictions_in_order(store):
 
 
 def test_a_batch_larger_than_the_window_keeps_its_newest_predictions(store):
-    store.record_batch(batch([float(i) for i in range(12)]))
-    store.record_batch(batch([100.0, 101.0], version="v2.0.0"))
+    store.record(batch([float(i) for i in range(12)]))
+    store.record(batch([100.0, 101.0], version="v2.0.0"))
     state = store.read("yogyakarta")
     assert state.predictions == 14
     assert state.window == [(9.0, "v1.0.0"), (10.0, "v1.0.0"), (11.0, "v1.0.0"),
@@ -50,7 +50,7 @@ def test_a_batch_larger_than_the_window_keeps_its_newest_predictions(store):
 def test_anomalies_of_a_batch_are_counted_by_kind_and_kept_newest_first(store):
     kinds = [(), ("above_ceiling", "iqr_outlier"), (), ("iqr_outlier",), ("below_floor",),
              ("iqr_outlier",)]
-    store.record_batch(batch([1.0, 9e9, 2.0, 8e6, 5.0, 7e6], kinds, request_id="b7"))
+    store.record(batch([1.0, 9e9, 2.0, 8e6, 5.0, 7e6], kinds, request_id="b7"))
     state = store.read("yogyakarta")
     assert state.anomalous == 4
     assert state.anomalies_by_kind == {"above_ceiling": 1, "iqr_outlier": 3, "below_floor": 1}
@@ -62,8 +62,8 @@ def test_anomalies_of_a_batch_are_counted_by_kind_and_kept_newest_first(store):
 
 
 def test_a_failed_batch_counts_as_one_error_without_predictions(store):
-    store.record_batch(batch([], status=413, version=None))
-    store.record_batch(batch([], status=500, version=None, request_id="batch-2"))
+    store.record(batch([], status=413, version=None))
+    store.record(batch([], status=500, version=None, request_id="batch-2"))
     state = store.read("yogyakarta")
     assert (state.requests, state.errors, state.predictions) == (2, 2, 0)
     assert (state.client_errors, state.server_errors) == (1, 1)
@@ -72,7 +72,7 @@ def test_a_failed_batch_counts_as_one_error_without_predictions(store):
 
 def test_a_batch_of_a_thousand_in_one_call(store):
     prices = [1_000_000.0 + i for i in range(1000)]
-    store.record_batch(batch(prices, [("iqr_outlier",) if i % 100 == 0 else ()
+    store.record(batch(prices, [("iqr_outlier",) if i % 100 == 0 else ()
                                       for i in range(1000)]))
     state = store.read("yogyakarta")
     assert state.predictions == 1000 and state.anomalous == 10
@@ -82,7 +82,7 @@ def test_a_batch_of_a_thousand_in_one_call(store):
 def test_a_flooding_batch_lists_at_most_its_clients_share(store_kind, request, tmp_path):
     store = make_store(store_kind, request, tmp_path, anomaly_history=10, recent_per_client=3)
     store.record(observation(0, anomalies=("iqr_outlier",), client="other"))
-    store.record_batch(batch([9e9] * 60, [("above_ceiling",)] * 60, request_id="f",
+    store.record(batch([9e9] * 60, [("above_ceiling",)] * 60, request_id="f",
                              client="flooder"))
     store.record(observation(1, anomalies=("below_floor",), client="third"))
     state = store.read("yogyakarta")

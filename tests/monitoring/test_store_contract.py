@@ -19,10 +19,10 @@ from tests.monitoring.conftest import REDIS_KINDS, STORE_ERRORS, make_down_store
 def observation(i: int = 0, region: str = "yogyakarta", status: int = 200,
                 price: float | None = 1_000_000.0, version: str = "v1.0.0",
                 anomalies: tuple[str, ...] = (), client: str = "unknown") -> Observation:
-    return Observation(region=region, request_id=f"req-{i}", timestamp=1_700_000_000.0 + i,
-                       status=status, latency_ms=1.0 + i,
-                       model_version=version if price is not None else None,
-                       price=price, anomalies=anomalies, client=client)
+    return Observation.single(region=region, request_id=f"req-{i}",
+                              timestamp=1_700_000_000.0 + i, status=status, latency_ms=1.0 + i,
+                              model_version=version if price is not None else None,
+                              price=price, anomalies=anomalies, client=client)
 
 
 @pytest.fixture
