@@ -17,8 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from kosprice import logging as kosprice_logging
-from kosprice.api.batch import load_batch
-from kosprice.api.schemas import load_listing
+from kosprice.api.batch import load_batch, validate_listing
 from kosprice.app import create_app
 from kosprice.features import derive
 from kosprice.ml import predictor
@@ -89,7 +88,7 @@ def stages(models_dir: Path, redis_url: str | None, seconds: float,
             row = {"region": region, "engine": model.inference.engine,
                    "build_ms": model.inference.build_ms}
             timed = {
-                "validate": lambda f=features: load_listing(dict(LISTING), f),
+                "validate": lambda f=features: validate_listing(dict(LISTING), f),
                 "predict_fast": lambda m=model: predictor.predict(m, [LISTING]),
                 "floor_sklearn": lambda m=model, fr=frame: m.estimator.predict(fr),
                 "monitor_record": lambda o=observation: monitor.observe(o, 0.0001),

@@ -41,9 +41,23 @@ _SHARED_PROCESSORS: list = [
 ]
 
 
+class _RenderOnce(structlog.stdlib.ProcessorFormatter):
+    """Render a record once, whatever the number of handlers writing it.
+
+    Every handler (stdout, kosprice.log, error.log) shares this formatter, and the line is
+    the same for each: the first handler renders it, the others reuse it.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = record.__dict__.get("_kosprice_line")
+        if line is None:
+            line = record._kosprice_line = super().format(record)
+        return line
+
+
 def json_formatter() -> logging.Formatter:
     """Return the formatter that renders every record, ours or foreign, as one JSON line."""
-    return structlog.stdlib.ProcessorFormatter(
+    return _RenderOnce(
         foreign_pre_chain=_SHARED_PROCESSORS,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,

@@ -1,4 +1,5 @@
-"""Batch requests: `{"listings": [...]}` checked item by item, errors reported by index.
+"""Listing validation for both predict views; batch requests (`{"listings": [...]}`) checked
+item by item, errors reported by index.
 
 Validating a thousand listings through marshmallow costs more than pricing them, so each
 item first meets `quick_listing`, a plain-Python restatement of the listing schema that only
@@ -67,6 +68,14 @@ def quick_listing(payload: object, used_features: tuple[str, ...]) -> dict | Non
     return listing
 
 
+def validate_listing(payload: object, used_features: tuple[str, ...]) -> dict:
+    """The listing schema's result: the quick check's for a plainly valid listing (a single
+    one too: marshmallow costs more than the model call), else marshmallow's, which raises
+    ValidationError with its messages."""
+    listing = quick_listing(payload, used_features)
+    return load_listing(payload, used_features) if listing is None else listing
+
+
 def _invalid(message: str) -> ValidationError:
     return ValidationError({"listings": [message]})
 
@@ -91,13 +100,9 @@ def load_batch(body: object, used_features: tuple[str, ...], max_items: int,
             {"max_items": max_items, "items": len(items)})
     valid, errors = [], {}
     for index, item in enumerate(items):
-        listing = quick_listing(item, used_features)
-        if listing is None:
-            try:
-                listing = load_listing(item, used_features)
-            except ValidationError as exc:
-                errors[index] = exc.messages if isinstance(exc.messages, dict) \
-                    else {"_schema": exc.messages}
-                continue
-        valid.append((index, listing))
+        try:
+            valid.append((index, validate_listing(item, used_features)))
+        except ValidationError as exc:
+            errors[index] = exc.messages if isinstance(exc.messages, dict) \
+                else {"_schema": exc.messages}
     return valid, errors

@@ -8,11 +8,11 @@ from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from kosprice.api import responses
-from kosprice.api.batch import load_batch
+from kosprice.api.batch import load_batch, validate_listing
 from kosprice.api.context import current_request_id
 from kosprice.api.observation import start_prediction
 from kosprice.api.openapi import OPS, PREDICTION, operation
-from kosprice.api.schemas import INTERVAL_LEVEL, OFFERED_PRICE, load_listing, split_options
+from kosprice.api.schemas import INTERVAL_LEVEL, OFFERED_PRICE, split_options
 from kosprice.api.services import services
 from kosprice.features import derive
 from kosprice.ml import predictor
@@ -76,7 +76,7 @@ def predict(region: str):
     state = start_prediction(region)
     model = services().registry.get(region)
     state.model_version = version = str(model.version)
-    listing, options = split_options(load_listing(json_body(), tuple(model.features)))
+    listing, options = split_options(validate_listing(json_body(), tuple(model.features)))
     called = time.perf_counter()
     raw = predictor.predict(model, [listing])[0]
     state.model_latency = time.perf_counter() - called
@@ -120,16 +120,17 @@ def predict_batch(region: str):
     called = time.perf_counter()
     raw = predictor.predict(model, [listing for _, listing, _ in split]) if split else []
     state.model_latency = time.perf_counter() - called
-    priced = [price_listing(price, derive(listing, model.features), model.metadata,
+    rows = [derive(listing, model.features) for _, listing, _ in split]
+    priced = [price_listing(price, row, model.metadata,
                             options.get(INTERVAL_LEVEL, DEFAULT_LEVEL), options.get(OFFERED_PRICE))
-              for price, (_, listing, options) in zip(raw, split, strict=True)]
+              for price, row, (_, _, options) in zip(raw, rows, split, strict=True)]
     rules = services().anomaly_rules(model)
     state.prices = tuple(p.predicted_price for p in priced)
     state.anomalies = tuple(rules.classify(p) for p in raw)
     # Drift bins the model's own output, as its prediction reference does.
     reference = services().drift_reference(model)
-    state.drift = tuple(reference.encode(derive(listing, model.features), price)
-                        for price, (_, listing, _) in zip(raw, split, strict=True))
+    state.drift = tuple(reference.encode(row, price)
+                        for price, row in zip(raw, rows, strict=True))
     results: list[dict] = [{}] * state.items
     for (index, _, _), item in zip(split, priced, strict=True):
         results[index] = {"index": index, **item.as_dict()}
