@@ -1,5 +1,9 @@
 """Price a CSV of listings through the served model's fast path, row by row checked.
 
+Each priced row gets what the HTTP answer says of the listing (`pricing.price_listing`): the
+price rounded to Rp 1,000 and kept within the training prices, the default interval's
+`price_low`/`price_high`, and the codes of its `warnings` (space-separated).
+
 Each data row is checked against the feature catalogue (the same bounds and choices the API
 enforces); a row that fails is kept in the output with its reason and no price, and is
 reported with its CSV line number. The output is written to a temporary file beside the
@@ -17,14 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kosprice.errors import DataError
-from kosprice.features import FEATURES
+from kosprice.features import FEATURES, derive
 from kosprice.ml import predictor
+from kosprice.ml.pricing import price_listing
 from kosprice.ml.repository import LoadedModel
 
 CHUNK = 1000
 """Rows priced per call of the model."""
 
 PRICE_COLUMN, ERROR_COLUMN = "predicted_price", "rejected_reason"
+RANGE_COLUMNS, WARNINGS_COLUMN = ("price_low", "price_high"), "warnings"
+ADDED_COLUMNS = (PRICE_COLUMN, *RANGE_COLUMNS, WARNINGS_COLUMN, ERROR_COLUMN)
 
 
 @dataclass
@@ -73,6 +80,16 @@ def parse_row(row: dict[str, str], inputs: list[str]) -> dict[str, object]:
     return listing
 
 
+def priced_columns(model: LoadedModel, raw: float, listing: dict) -> dict[str, object]:
+    """The columns the HTTP answer gives one listing: the price rounded and kept within the
+    training prices, the default interval, and the warnings' codes."""
+    priced = price_listing(raw, derive(listing, model.features), model.metadata)
+    bounds = priced.price_range or {}
+    return {PRICE_COLUMN: priced.predicted_price, RANGE_COLUMNS[0]: bounds.get("low", ""),
+            RANGE_COLUMNS[1]: bounds.get("high", ""),
+            WARNINGS_COLUMN: " ".join(w["code"] for w in priced.warnings), ERROR_COLUMN: ""}
+
+
 def _chunks(reader: csv.DictReader, inputs: list[str]) -> Iterator[list[tuple]]:
     chunk: list[tuple[int, dict, dict | None, str | None]] = []
     for row in reader:
@@ -105,7 +122,7 @@ def score_csv(model: LoadedModel, source: Path, target: Path, overwrite: bool = 
         missing = [name for name in inputs if name not in header]
         if missing:
             raise DataError(f"{source}: missing column(s) {', '.join(missing)}")
-        columns = [*header, *(c for c in (PRICE_COLUMN, ERROR_COLUMN) if c not in header)]
+        columns = [*header, *(c for c in ADDED_COLUMNS if c not in header)]
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         try:
@@ -118,10 +135,11 @@ def score_csv(model: LoadedModel, source: Path, target: Path, overwrite: bool = 
                     for line, row, listing, reason in chunk:
                         if listing is None:
                             report.rejected.append((line, reason))
-                            writer.writerow({**row, PRICE_COLUMN: "", ERROR_COLUMN: reason})
+                            writer.writerow({**row, **dict.fromkeys(ADDED_COLUMNS, ""),
+                                             ERROR_COLUMN: reason})
                         else:
-                            writer.writerow({**row, PRICE_COLUMN: f"{next(prices):.2f}",
-                                             ERROR_COLUMN: ""})
+                            writer.writerow({**row, **priced_columns(model, next(prices),
+                                                                     listing)})
                     report.rows += len(chunk)
                     report.priced += len(valid)
                     progress(len(chunk))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from kosprice.cli import main
+from kosprice.features import derive
 from kosprice.ml import predictor
+from kosprice.ml.pricing import price_listing
 from kosprice.ml.repository import load_or_fail
 from tests.factories import synthetic_rows, write_csv
 
@@ -46,10 +47,17 @@ def test_prices_every_row_and_reports_rejects_with_line_numbers(runner, models_d
     assert written[3]["predicted_price"] == "" and "625" in written[3]["rejected_reason"]
     model = load_or_fail(models_dir)["yogyakarta"]
     good = [i for i in range(2500) if i not in (3, 1700, 1800)]
-    expected = model.estimator.predict(predictor.model_frame([rows[i] for i in good],
-                                                             model.features))
-    got = np.array([float(written[i]["predicted_price"]) for i in good])
-    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=0.005)
+    raw = model.estimator.predict(predictor.model_frame([rows[i] for i in good],
+                                                        model.features))
+    # The HTTP answer's pricing: rounded, clamped to the training prices, with its range.
+    answers = [price_listing(price, derive(rows[i], model.features), model.metadata)
+               for price, i in zip(raw, good, strict=True)]
+    assert [int(written[i]["predicted_price"]) for i in good] == \
+        [a.predicted_price for a in answers]
+    assert [(int(written[i]["price_low"]), int(written[i]["price_high"])) for i in good] == \
+        [(a.price_range["low"], a.price_range["high"]) for a in answers]
+    assert all(int(written[i]["predicted_price"]) % 1000 == 0 for i in good)
+    assert written[3]["price_low"] == "" and written[3]["warnings"] == ""
 
 
 def test_never_overwrites_without_the_flag(runner, tmp_path):
