@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -88,6 +89,18 @@ def http_batch(server: http.Server, regions: list[str], seconds: float) -> dict[
     return rates
 
 
+def store_failures(server: http.Server) -> int:
+    """Recordings the server's workers failed or skipped (fail open): requests not monitored.
+
+    Under heavy load a store call can outlast KOSPRICE_STORE_TIMEOUT; the monitor then skips
+    the store for a while, and "kosprice" runs as fast as "quiet": the figures must say so.
+    """
+    with urllib.request.urlopen(server.url + "/metrics", timeout=30) as response:
+        text = response.read().decode()
+    return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("kosprice_monitor_store_errors_total{")))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5, help="length of one wrk run")
@@ -117,6 +130,8 @@ def main() -> None:
                       f"{len(args.regions)} regions x {args.seconds:.0f} s", flush=True)
                 results = http_rounds(servers, args.regions, args, tmp)
                 print(report.http_table(results))
+                print(f"kosprice: {store_failures(servers['kosprice']):,} store recordings "
+                      "failed or skipped (fail open; those requests were not monitored)")
                 print(report.rss_table({n: s.worker_rss_mib() for n, s in servers.items()}))
                 try:
                     rates = http_batch(servers["kosprice"], args.regions, args.seconds)

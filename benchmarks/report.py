@@ -74,7 +74,9 @@ def stage_table(rows: list[dict]) -> str:
         cells = "".join(f"{row[key]:>11.1f}" if key in row else f"{'-':>11}"
                         for _, key in STAGES)
         lines.append(f"{row['region']:<16}{cells}"
-                     f"{row['floor_sklearn'] / row['predict_fast']:>9.1f}x")
+                     f"{row['floor_sklearn'] / row['predict_fast']:>9.1f}x"
+                     + (f"  ({row['store_failures']:,.0f} store calls failed or skipped: "
+                        "monitor and POST understated)" if row.get("store_failures") else ""))
     lines.append(f"\n{'region':<16}{'engine':>8}{'build ms':>10}{'batch pred/s':>14}"
                  f"{'batch validate/s':>18}")
     for row in rows:

@@ -46,6 +46,12 @@ def per_call_us(call: Callable[[], object], seconds: float, rounds: int = 5) -> 
     return statistics.median(timings)
 
 
+def store_failures(monitor) -> float:
+    """Store calls this process failed or skipped so far (fail open)."""
+    return sum(sample.value for metric in monitor.metrics.store_errors.collect()
+               for sample in metric.samples if sample.name.endswith("_total"))
+
+
 def batch_listings(n: int = BATCH) -> list[dict]:
     return [{**LISTING, "luas_kamar": 6.0 + (i % 300) / 10, "jarak_ke_bca": (i % 97) / 10,
              "tipe_kos": ("putra", "putri", "campur")[i % 3], "is_furnished": i % 2}
@@ -101,8 +107,10 @@ def stages(models_dir: Path, redis_url: str | None, seconds: float,
                 X = fast.encoder.encode([LISTING])
                 timed["encode"] = lambda f=fast: f.encoder.encode([LISTING])
                 timed["model_call"] = lambda f=fast, x=X: f.predict_matrix(x)
+            failures = store_failures(monitor)
             for name, call in timed.items():
                 row[name] = per_call_us(call, seconds)
+            row["store_failures"] = store_failures(monitor) - failures
             batch_us = per_call_us(lambda m=model: predictor.predict(m, batch), seconds * 3, 3)
             row["batch_predictions_per_s"] = batch_size / batch_us * 1e6
             body = {"listings": batch}
