@@ -58,6 +58,7 @@ def summary_rows(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             "published_mae": published["mae"], "beats_published": m["mae"] <= published["mae"],
             "coverage": {key: coverage[key]["coverage"] for key in coverage},
             "test_rows": meta.get("evaluation", {}).get("test_rows"),
+            "out_of_fold": (meta.get("intervals") or {}).get("out_of_fold_coverage"),
         })
     return rows
 
@@ -90,6 +91,28 @@ def markdown(rows: list[dict[str, Any]]) -> list[str]:
         cells = [f"{sum(r['coverage'][level_key(lv)] * r['test_rows'] for r in pooled) / total:.1%}"
                  for lv in LEVELS]
         lines.append(f"| all regions | {total} | " + " | ".join(cells) + " |")
+    return lines + out_of_fold_table(rows)
+
+
+def out_of_fold_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Coverage ± its standard error, measured out of fold over every row (calibration.py)."""
+    measured = [r for r in rows if r["out_of_fold"]]
+    if not measured:
+        return []
+    lines = ["", "Price-range coverage out of fold over all rows (5-fold; each fold's ranges "
+             "calibrated as `kosprice train` does, on the other rows), ± one binomial "
+             "standard error; * marks a level missed by more than 3 points:", "",
+             "| region | rows | " + " | ".join(f"{level:g}" for level in LEVELS) + " |",
+             "|---|---|" + "---|" * len(LEVELS)]
+    for r in measured:
+        levels = r["out_of_fold"]["levels"]
+        cells = []
+        for level in LEVELS:
+            m = levels.get(level_key(level))
+            cells.append("-" if m is None else f"{m['coverage']:.1%} ± {m['standard_error']:.1%}"
+                         + ("" if m["within_tolerance"] else " *"))
+        lines.append(f"| {r['region']} | {r['out_of_fold']['rows']} | " + " | ".join(cells)
+                     + " |")
     return lines
 
 
@@ -117,11 +140,18 @@ def write(found: dict[str, dict[str, Any]], folder: Path) -> list[Path]:
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     for r in rows:
+        measured = (r["out_of_fold"] or {}).get("levels") or {}
+        if measured:  # the larger sample, with its standard error
+            levels = [lv for lv in LEVELS if level_key(lv) in measured]
+            axes.errorbar(levels, [measured[level_key(lv)]["coverage"] for lv in levels],
+                          [measured[level_key(lv)]["standard_error"] for lv in levels],
+                          marker="o", capsize=3, label=f"{r['region']} (out of fold)")
+            continue
         levels = [lv for lv in LEVELS if level_key(lv) in r["coverage"]]
         axes.plot(levels, [r["coverage"][level_key(lv)] for lv in levels], marker="o",
                   label=r["region"])
     axes.plot([0.45, 1], [0.45, 1], color="grey", linewidth=1, label="nominal")
-    axes.set(xlabel="requested level", ylabel="held-out coverage",
+    axes.set(xlabel="requested level", ylabel="coverage",
              title="price_range coverage")
     axes.legend()
     figure.tight_layout()

@@ -53,7 +53,7 @@ from kosprice.features import (
     NAME_COLUMN,
     TARGET,
 )
-from kosprice.ml import intervals, search
+from kosprice.ml import calibration, intervals, search
 from kosprice.ml.listing_ids import ROW_ID, row_ids
 from kosprice.ml.predictor import model_frame
 from kosprice.ml.pricing import training_ranges
@@ -273,6 +273,11 @@ def train(region: str, data: Path, estimator_name: str | None = None, seed: int 
     bounds = intervals.conformal_bounds(
         intervals.log_residuals(found.out_of_fold_actual, found.out_of_fold), n=len(x_train))
 
+    progress("measuring the price ranges' coverage out of fold over all rows")
+    measured = calibration.out_of_fold_coverage(
+        inputs, prices, protocol_strata(region, prices)[0], features, found.chosen, seed,
+        folds, repeats, progress=progress)
+
     estimator = final_regressor(model)
     metadata = {
         "region": region,
@@ -299,6 +304,7 @@ def train(region: str, data: Path, estimator_name: str | None = None, seed: int 
             "calibration_rows": len(x_train), "default_level": intervals.DEFAULT_LEVEL,
             "bounds": bounds,
             "holdout_coverage": intervals.coverage(y_test, predicted, bounds),
+            "out_of_fold_coverage": measured,
         },
         "cleaning": cleaning,
         "price_distribution": price_distribution(y_train),

@@ -61,3 +61,16 @@ def test_calibrated_bounds_cover_new_rows_at_their_level():
         assert measured["rows"] == 2000
         assert abs(measured["coverage"] - float(key)) < 0.03, (key, measured)
         assert measured["mean_relative_width"] > 0
+
+
+def test_coverage_states_its_standard_error_and_whether_the_level_is_met():
+    residuals = np.concatenate([np.zeros(80), np.full(20, 5.0)])  # 80 of 100 inside
+    measured = intervals.coverage_of(residuals, 0.8, -1.0, 1.0)
+    assert measured["coverage"] == pytest.approx(0.8) and measured["rows"] == 100
+    assert measured["standard_error"] == pytest.approx(math.sqrt(0.8 * 0.2 / 100))
+    assert measured["within_tolerance"] is True
+    assert intervals.coverage_of(residuals, 0.9, -1.0, 1.0)["within_tolerance"] is False
+    # One bound per row (each outer fold calibrates its own): rows are judged by their own.
+    per_row = intervals.coverage_of(residuals, 0.8, np.full(100, -1.0),
+                                    np.r_[np.full(90, 1.0), np.full(10, 6.0)])
+    assert per_row["coverage"] == pytest.approx(0.9)

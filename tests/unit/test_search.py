@@ -90,6 +90,9 @@ def test_train_never_lets_the_held_out_rows_choose(tmp_path, monkeypatch):
     coverage = meta["intervals"]["holdout_coverage"]
     assert set(coverage) == {"0.5", "0.8", "0.9", "0.95"}
     assert all(c["rows"] == meta["evaluation"]["test_rows"] for c in coverage.values())
+    measured = meta["intervals"]["out_of_fold_coverage"]
+    assert measured["rows"] == meta["evaluation"]["train_rows"] + meta["evaluation"]["test_rows"]
+    assert set(measured["levels"]) == set(coverage)
     ranges = meta["training_ranges"]
     assert set(ranges) == set(meta["features"])
     assert ranges["tipe_kos"] == {"values": ["campur", "putra", "putri"]}
