@@ -26,16 +26,27 @@ from redis.sentinel import Sentinel
 from kosprice.monitoring.store import RINGS, DriftWindow, MonitorStore, Observation, RegionState
 
 _DRIFT = """
+-- delta[version] = {n = predictions, [bin index] = {[slot] = count}}: keyed by the slot
+-- tokens themselves, so no field name is built per slot (a batch has thousands of slots);
+-- field names are built once per count that moves.
 local function count_slots(delta, entry, by)
   local version, slots = string.match(entry, '^(.*)|([^|]*)$')
-  local n, i = version .. '|n', 0
-  delta[n] = (delta[n] or 0) + by
+  local counts = delta[version]
+  if counts == nil then counts = {n = 0}; delta[version] = counts end
+  counts.n = counts.n + by
+  local i = 0
   for slot in string.gmatch(slots, '[^,]+') do
     if slot ~= '-' then
-      local field = version .. '|' .. i .. '|' .. slot
-      delta[field] = (delta[field] or 0) + by
+      local bin = counts[i]
+      if bin == nil then bin = {}; counts[i] = bin end
+      bin[slot] = (bin[slot] or 0) + by
     end
     i = i + 1
+  end
+end
+local function move_count(drift, field, by)
+  if by ~= 0 and redis.call('HINCRBY', drift, field, by) <= 0 then
+    redis.call('HDEL', drift, field)
   end
 end
 -- Push entries ('version|slots') into the drift window, take the oldest beyond its size
@@ -52,9 +63,12 @@ local function record_drift(drift, drift_window, size, entries)
       count_slots(delta, gone, -1)
     end
   end
-  for field, by in pairs(delta) do
-    if by ~= 0 and redis.call('HINCRBY', drift, field, by) <= 0 then
-      redis.call('HDEL', drift, field)
+  for version, counts in pairs(delta) do
+    move_count(drift, version .. '|n', counts.n)
+    for i, bin in pairs(counts) do
+      if i ~= 'n' then
+        for slot, by in pairs(bin) do move_count(drift, version .. '|' .. i .. '|' .. slot, by) end
+      end
     end
   end
 end
