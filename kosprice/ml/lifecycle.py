@@ -10,14 +10,13 @@ interrupted ones (kosprice.ml.journal: the crash protocol) and returns what it r
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from kosprice.errors import LifecycleError
-from kosprice.ml import evaluation, training
+from kosprice.ml import candidate_training, evaluation, evaluation_change
 from kosprice.ml.actions import (
     ActionResult,
     Candidate,
@@ -27,9 +26,8 @@ from kosprice.ml.actions import (
     same_rows_metrics,
     utc_now,
 )
-from kosprice.ml.artifact import save_version
 from kosprice.ml.audit import append_audit, read_audit
-from kosprice.ml.comparison import HOLDOUT_FILE, Baseline, Comparison, compare, read_holdout
+from kosprice.ml.comparison import Baseline, Comparison, compare, read_holdout
 from kosprice.ml.evaluation import EvaluationSet
 from kosprice.ml.journal import Journal, folder_names
 from kosprice.ml.registry import read_manifest
@@ -37,7 +35,7 @@ from kosprice.ml.report import REPORT_DIR, write_report
 from kosprice.ml.repository import LoadedModel, ModelRepository, Problem, check_version
 from kosprice.ml.signing import Signer
 from kosprice.ml.training import TrainingResult
-from kosprice.ml.versioning import choose_version, override_reason, used_versions
+from kosprice.ml.versioning import used_versions
 from kosprice.ml.versions import Bump, Version
 from kosprice.settings import Settings
 
@@ -102,8 +100,7 @@ class Lifecycle:
     def build_evaluation_set(self, region: str, data: Path, approved_by: str,
                              reason: str) -> ActionResult:
         """Make (or replace) the region's evaluation set: production's held-out rows; audited."""
-        from kosprice.ml.evaluation_change import build_evaluation_set
-        return build_evaluation_set(self, region, data, approved_by, reason)
+        return evaluation_change.build_evaluation_set(self, region, data, approved_by, reason)
 
     def candidate(self, region: str, version: str) -> tuple[LoadedModel, pd.DataFrame]:
         """Load a candidate after the startup integrity checks, with its held-out rows."""
@@ -167,52 +164,15 @@ class Lifecycle:
         `out` (default: the candidates directory) is never inside models/ or the archive;
         `options` go to kosprice.ml.training.train (estimator_name, seed, progress).
         """
-        root = out or self.candidates.root
-        for name, governed in (("models", self.production.root), ("archive", self.archive.root)):
-            if Path(root).resolve().is_relative_to(Path(governed).resolve()):
-                raise LifecycleError(
-                    f"candidates never go into the {name} directory ({governed}): write them "
-                    "to the candidates directory and promote them with `kosprice promote`")
-        override_reason(bump, reason)  # before the slow part
-        fixed = self.evaluation_set(region)
-        held_out = fixed.row_ids if fixed is not None else frozenset()
-        result = training.train(region, data, held_out=held_out, **options)
-        if fixed is not None:
-            listings = training.read_listings(data)[0]
-            result.metadata["data_shift"] = {
-                "evaluation_sha256": fixed.sha256, "rows": len(listings),
-                "psi": evaluation.shift(listings, fixed.entry.get("reference", {}))}
-        production = self.baseline(region)
-        comparison = compare(region, result.model, result.metadata, result.holdout, production,
-                             fixed)
-        return self.save_candidate(result, comparison, production.version, root, bump, reason)
+        return candidate_training.train_candidate(self, region, data, out=out, bump=bump,
+                                                  reason=reason, **options)
 
     def save_candidate(self, result: TrainingResult, comparison: Comparison,
                        production_version: Version | None, root: Path,
                        bump: Bump | None = None, reason: str | None = None) -> Candidate:
-        """Give a trained model its version and write it under root.
-
-        Under the lock, so two trainings at once never pick the same number.
-        """
-        region = comparison.region
-        with self.journal.locked() as recovered:
-            if self.production.serving_version(region) != production_version:
-                raise LifecycleError(f"production {region} changed while training (now "
-                                     f"{self.production.serving_version(region)}); train again")
-            version, versioning = choose_version(comparison, production_version,
-                                                 self.used_versions(region, root), bump, reason)
-            result.metadata["model_version"] = str(version)
-            result.metadata["versioning"] = versioning
-            target = ModelRepository(root).version_dir(region, version)
-            try:
-                folder = save_version(target, result.model, result.metadata,
-                                      [(HOLDOUT_FILE, result.holdout.to_csv(index=False).encode())])
-            except FileExistsError:
-                raise LifecycleError(f"{target} already exists (written by something outside "
-                                     "the lifecycle lock); nothing was overwritten, train "
-                                     "again") from None
-        named = replace(comparison, candidate=replace(comparison.candidate, version=str(version)))
-        return Candidate(folder, result.metadata, named, recovered)
+        """Give a trained model its version and write it under root, under the lock."""
+        return candidate_training.save_candidate(self, result, comparison, production_version,
+                                                 root, bump, reason)
 
     def promote(self, region: str, version: str, approved_by: str, reason: str,
                 force: bool = False) -> ActionResult:
