@@ -52,6 +52,16 @@ def drift_models(pristine_models, tmp_path_factory):
     return root
 
 
+def drift_client(kind: str, models_dir, tmp_path, request):
+    """A test client of the app on a `kind` store whose drift window is LIVE predictions."""
+    store = ({"redis_url": request.getfixturevalue("redis_url"),
+              "store_prefix": request.getfixturevalue("store_prefix")} if kind == "redis"
+             else {"state_dir": tmp_path / "state"})
+    settings = Settings.from_env({}, models_dir=models_dir, log_dir=tmp_path / "logs",
+                                 drift_window=LIVE, drift_min_sample=LIVE, **store)
+    return create_app(settings).test_client()
+
+
 def assert_only_the_shifted_feature_drifts(report: dict) -> None:
     statuses = {name: entry["status"] for name, entry in report["features"].items()}
     assert statuses.pop(SHIFTED) == "significant", report["features"][SHIFTED]
@@ -69,12 +79,7 @@ def assert_all_stable(report: dict) -> None:
 @pytest.mark.parametrize("kind", [pytest.param("redis", marks=pytest.mark.redis), "sqlite"])
 def test_shifted_traffic_over_http_is_flagged_on_the_shifted_feature_only(
         kind, drift_models, tmp_path, request):
-    store = ({"redis_url": request.getfixturevalue("redis_url"),
-              "store_prefix": request.getfixturevalue("store_prefix")} if kind == "redis"
-             else {"state_dir": tmp_path / "state"})
-    settings = Settings.from_env({}, models_dir=drift_models, log_dir=tmp_path / "logs",
-                                 drift_window=LIVE, drift_min_sample=LIVE, **store)
-    client = create_app(settings).test_client()
+    client = drift_client(kind, drift_models, tmp_path, request)
     before = client.get(f"/drift-monitor/{REGION}").json
     assert (before["status"], before["window"]["predictions"]) == ("insufficient data", 0)
 
@@ -96,12 +101,7 @@ def test_shifted_traffic_over_http_is_flagged_on_the_shifted_feature_only(
 @pytest.mark.parametrize("kind", [pytest.param("redis", marks=pytest.mark.redis), "sqlite"])
 def test_a_shifted_batch_is_flagged_and_counts_each_listing_in_its_bins(
         kind, drift_models, tmp_path, request):
-    store = ({"redis_url": request.getfixturevalue("redis_url"),
-              "store_prefix": request.getfixturevalue("store_prefix")} if kind == "redis"
-             else {"state_dir": tmp_path / "state"})
-    settings = Settings.from_env({}, models_dir=drift_models, log_dir=tmp_path / "logs",
-                                 drift_window=LIVE, drift_min_sample=LIVE, **store)
-    client = create_app(settings).test_client()
+    client = drift_client(kind, drift_models, tmp_path, request)
     shifted = listings(LIVE, seed=3, shift_km=6.0)  # the listings of the HTTP test above
     invalid = {**shifted[0], "luas_kamar": -1}
     response = client.post(f"/predict/{REGION}/batch", json={"listings": [*shifted, invalid]})
