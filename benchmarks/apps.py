@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import joblib
@@ -32,8 +32,9 @@ from kosprice.monitoring.store import (
 from kosprice.settings import Settings
 
 
-def framework() -> Flask:
-    app = Flask("framework")
+def plain_app(name: str, answer: Callable[[str, dict], dict]) -> Flask:
+    """Plain Flask with /health and POST /predict/<region> answering `answer(region, body)`."""
+    app = Flask(name)
 
     @app.get("/health")
     def health():
@@ -41,10 +42,14 @@ def framework() -> Flask:
 
     @app.post("/predict/<region>")
     def predict(region: str):
-        request.get_json()
-        return jsonify(region=region, predicted_price=1230302.54, model_version="v1.0.0")
+        return jsonify(answer(region, request.get_json()))
 
     return app
+
+
+def framework() -> Flask:
+    return plain_app("framework", lambda region, listing: {
+        "region": region, "predicted_price": 1230302.54, "model_version": "v1.0.0"})
 
 
 def floor() -> Flask:
@@ -52,20 +57,14 @@ def floor() -> Flask:
     repository = ModelRepository(settings.models_dir)
     models = {region: joblib.load(Path(repository.version_dir(
         region, repository.serving_version(region)), "model.pkl")) for region in REGIONS}
-    app = Flask("floor")
 
-    @app.get("/health")
-    def health():
-        return jsonify(status="ok")
-
-    @app.post("/predict/<region>")
-    def predict(region: str):
+    def answer(region: str, listing: dict) -> dict:
         model = models[region]
         features = list(model.feature_names_in_)
-        frame = pd.DataFrame([derive(request.get_json(), features)], columns=features)
-        return jsonify(region=region, predicted_price=round(float(model.predict(frame)[0]), 2))
+        frame = pd.DataFrame([derive(listing, features)], columns=features)
+        return {"region": region, "predicted_price": round(float(model.predict(frame)[0]), 2)}
 
-    return app
+    return plain_app("floor", answer)
 
 
 class NullStore(MonitorStore):
