@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-DATA ?= ../shared/data/kos
+DATA ?= $(or $(KOSPRICE_DATA_DIR),../shared/data/kos)
 REGIONS := jakarta_pusat jakarta_selatan jakarta_utara yogyakarta
 export HOST PORT
 
@@ -76,30 +76,32 @@ validate: install ## Run the startup integrity checks on models/
 STATE_DIR ?= $(or $(KOSPRICE_STATE_DIR),state)
 PIDFILE ?= $(STATE_DIR)/gunicorn.pid
 TRAIN_CSV = $(if $(filter %.csv,$(DATA)),$(DATA),$(DATA)/$(REGION).csv)
+# The listings folder the evaluation sets' rows are read from: DATA when it names a folder.
+LISTINGS = KOSPRICE_DATA_DIR="$(if $(filter %.csv,$(DATA)),$(or $(KOSPRICE_DATA_DIR),../shared/data/kos),$(DATA))"
 
 train: install ## Train a candidate: REGION=r [DATA=csv-or-dir MODEL=name BUMP=patch REASON=text]
 	@test -n "$(REGION)" || { echo "name the region: make train REGION=one of $(REGIONS)" >&2; exit 2; }
 	@test -f "$(TRAIN_CSV)" || { echo "no listings at $(TRAIN_CSV): DATA=file.csv, or DATA=folder holding $(REGION).csv (default folder: ../shared/data/kos)" >&2; exit 2; }
-	CALLED_FROM_MAKE=1 $(BIN)/kosprice train --region "$(REGION)" --data "$(TRAIN_CSV)" $(if $(MODEL),--model "$(MODEL)") \
+	$(LISTINGS) CALLED_FROM_MAKE=1 $(BIN)/kosprice train --region "$(REGION)" --data "$(TRAIN_CSV)" $(if $(MODEL),--model "$(MODEL)") \
 		$(if $(BUMP),--bump "$(BUMP)") $(if $(REASON),--reason "$(REASON)")
 
-compare: install ## Compare a candidate with production: REGION=r VERSION=vX.Y.Z
-	$(BIN)/kosprice compare --region "$(REGION)" --candidate "$(VERSION)"
+compare: install ## Compare a candidate with production: REGION=r VERSION=vX.Y.Z [DATA=listings-dir]
+	$(LISTINGS) $(BIN)/kosprice compare --region "$(REGION)" --candidate "$(VERSION)"
 
 promote: install ## Promote a candidate: REGION=r VERSION=vX.Y.Z APPROVED_BY=name REASON=text [FORCE=1]
-	CALLED_FROM_MAKE=1 $(BIN)/kosprice promote --region "$(REGION)" --version "$(VERSION)" \
+	$(LISTINGS) CALLED_FROM_MAKE=1 $(BIN)/kosprice promote --region "$(REGION)" --version "$(VERSION)" \
 		--approved-by "$(APPROVED_BY)" --reason "$(REASON)" $(if $(FORCE),--force)
 
 rollback: install ## Serve an older version again: REGION=r APPROVED_BY=name REASON=text [TO=vX.Y.Z]
-	CALLED_FROM_MAKE=1 $(BIN)/kosprice rollback --region "$(REGION)" $(if $(TO),--to "$(TO)") \
+	$(LISTINGS) CALLED_FROM_MAKE=1 $(BIN)/kosprice rollback --region "$(REGION)" $(if $(TO),--to "$(TO)") \
 		--approved-by "$(APPROVED_BY)" --reason "$(REASON)"
 
 retire: install ## Archive older versions: REGION=r VERSIONS="vX.Y.Z ..." APPROVED_BY=name REASON=text
-	$(BIN)/kosprice retire --region "$(REGION)" $(foreach v,$(VERSIONS),--version "$(v)") \
+	$(LISTINGS) $(BIN)/kosprice retire --region "$(REGION)" $(foreach v,$(VERSIONS),--version "$(v)") \
 		--approved-by "$(APPROVED_BY)" --reason "$(REASON)"
 
 evaluation-set: install ## Make or replace a region's evaluation set (audited): REGION=r APPROVED_BY=name REASON=text [DATA=csv-or-dir]
-	$(BIN)/kosprice evaluation-set --region "$(REGION)" --data "$(TRAIN_CSV)" \
+	$(LISTINGS) $(BIN)/kosprice evaluation-set --region "$(REGION)" --data "$(TRAIN_CSV)" \
 		--approved-by "$(APPROVED_BY)" --reason "$(REASON)"
 
 RELOAD_TIMEOUT ?= 30
@@ -134,7 +136,7 @@ QUALITY_DIR ?= build/quality
 quality: install ## Search every region's model (CV), report vs the published errors in $(QUALITY_DIR)
 	rm -rf "$(QUALITY_DIR)"
 	for region in $(REGIONS); do \
-		CALLED_FROM_MAKE=1 $(BIN)/kosprice train --region $$region --data "$(DATA)/$$region.csv" --out "$(QUALITY_DIR)" \
+		$(LISTINGS) CALLED_FROM_MAKE=1 $(BIN)/kosprice train --region $$region --data "$(DATA)/$$region.csv" --out "$(QUALITY_DIR)" \
 			--bump major --reason "make quality (experiment)" || exit 1; done
 	$(BIN)/kosprice report --models-dir "$(QUALITY_DIR)" --out "$(QUALITY_DIR)/report"
 

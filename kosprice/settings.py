@@ -189,6 +189,10 @@ class Settings:
                                    "Where `kosprice train` writes candidate versions")
     archive_dir: Path = setting("ARCHIVE_DIR", Path("archive"), _path,
                                 "Where rollback and retire move versions (nothing is deleted)")
+    data_dir: Path = setting(
+        "DATA_DIR", Path("../shared/data/kos"), _path,
+        "Listings folder ({region}.csv) the evaluation sets' rows are read from by train, "
+        "compare and promote (never by the service); `make train` reads it too")
     audit_log: Path = setting("AUDIT_LOG", Path("models/audit.jsonl"), _path,
                               "Append-only JSON Lines trail of promotions, rollbacks, retirements "
                               "(default: audit.jsonl in the models directory)")

@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 
 from kosprice.app import create_app  # noqa: E402
 from kosprice.settings import Settings  # noqa: E402
-from tests.factories import build_models  # noqa: E402
+from tests.factories import LISTINGS, build_models  # noqa: E402
 from tests.redis_topologies import redis_cluster, redis_sentinel  # noqa: E402, F401 (fixtures)
 
 IN_CI = os.environ.get("CI") == "true"
@@ -37,8 +37,15 @@ def models_dir(pristine_models, tmp_path) -> Path:
 
 
 @pytest.fixture
-def settings(models_dir, tmp_path) -> Settings:
-    return Settings.from_env({}, models_dir=models_dir, log_dir=tmp_path / "logs",
+def data_dir(pristine_models, tmp_path) -> Path:
+    """A private, writable copy of the listings the session's evaluation sets refer to."""
+    return Path(shutil.copytree(pristine_models.parent / LISTINGS, tmp_path / LISTINGS))
+
+
+@pytest.fixture
+def settings(models_dir, data_dir, tmp_path) -> Settings:
+    return Settings.from_env({}, models_dir=models_dir, data_dir=data_dir,
+                             log_dir=tmp_path / "logs",
                              state_dir=tmp_path / "state",
                              candidates_dir=tmp_path / "candidates",
                              archive_dir=tmp_path / "archive",

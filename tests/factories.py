@@ -14,6 +14,8 @@ from kosprice.ml.artifact import save_version
 from kosprice.ml.repository import ModelRepository
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "kos"
+LISTINGS = "listings"
+"""The synthetic listings directory beside the models build_models writes."""
 
 LISTING = {
     "luas_kamar": 12.0, "jarak_ke_bca": 1.5, "tipe_kos": "putri", "is_ac": 1,
@@ -60,9 +62,12 @@ def train_version(root: Path, region: str, data: Path, version: str = "v1.0.0",
 
 def build_models(root: Path, tmp: Path, regions=REGIONS, version: str = "v1.0.0") -> Path:
     """Write a small Ridge model for every region under root (synthetic data), with the
-    region's evaluation set (its held-out rows), as the shipped models have."""
+    region's evaluation set (its held-out rows, by reference to `tmp/listings/{region}.csv`:
+    the listings directory, as ../shared/data/kos is for the shipped models)."""
+    listings = tmp / LISTINGS
+    listings.mkdir(parents=True, exist_ok=True)
     for i, region in enumerate(regions):
-        data = write_csv(tmp / f"{region}-{version}.csv",
+        data = write_csv(listings / f"{region}.csv",
                          synthetic_rows(seed=i, base=1_000_000 + 250_000 * i))
         train_version(root, region, data, version)
         build_evaluation_set(root, region, data)
@@ -70,16 +75,16 @@ def build_models(root: Path, tmp: Path, regions=REGIONS, version: str = "v1.0.0"
 
 
 def build_evaluation_set(root: Path, region: str, data: Path) -> dict:
-    """Store the held-out rows of the serving model's data as the region's evaluation set
-    (no audit record: the fixture's starting point, like the shipped sets)."""
+    """Record the held-out rows of the serving model's data (in the listings directory
+    `data.parent`) as the region's evaluation set (no audit record: the fixture's starting
+    point, like the shipped sets)."""
     from kosprice.ml import evaluation
     from kosprice.ml.repository import check_version
 
     repository = ModelRepository(root)
     model = check_version(repository.version_dir(region, repository.serving_version(region)),
                           region)[1]
-    rows, entry = evaluation.build(region, data, model)
-    return evaluation.store(root, region, rows, entry)
+    return evaluation.store(root, evaluation.build(region, data, model, data.parent))
 
 
 def edit_metadata(version_dir: Path, **changes) -> dict:

@@ -95,7 +95,8 @@ def retire(region: str, versions: tuple[str, ...], approved_by: str, reason: str
 @click.command("evaluation-set")
 @region_option
 @click.option("--data", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The CSV the serving version was trained on (its sha256 is checked).")
+              help="The CSV the serving version was trained on (its sha256 is checked), in "
+                   "the listings directory (KOSPRICE_DATA_DIR), where scoring reads it.")
 @approved_by_option
 @reason_option
 def evaluation_set(region: str, data: Path, approved_by: str, reason: str) -> None:
@@ -108,7 +109,7 @@ def evaluation_set(region: str, data: Path, approved_by: str, reason: str) -> No
     click.echo(f"{region} evaluation set {record['from_version'] or '(none)'} -> "
                f"{record['to_version']}: {built['rows']} held-out rows of "
                f"{built['source']['file']} (checked against {built['held_out_of']}), "
-               f"models/evaluation/{region}-{record['to_version']}.csv")
+               "recorded by row id and sha256 in models/evaluation/manifest.json")
 
 
 @click.command()

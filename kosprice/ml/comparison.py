@@ -159,16 +159,17 @@ def compare(region: str, estimator: Any, metadata: dict[str, Any], holdout: pd.D
     Without an evaluation set the candidate is scored on its held-out rows and, when there
     is a production model, the verdict is `incomparable`.
     """
-    rows = holdout if evaluation is None else evaluation.rows
+    scored = evaluation is not None and evaluation.rows is not None
+    rows = evaluation.rows if scored else holdout
     actual = rows[TARGET].astype(float).to_numpy()
     candidate = evaluate(estimator, metadata, rows, metadata.get("model_version"))
     shifted = tuple(data_shift(metadata, holdout, evaluation, production.model))
 
     def judged(verdict: str, why: str, current: Evaluation | None = None,
                bump: Bump | None = None) -> Comparison:
-        basis = "the candidate's held-out rows" if evaluation is None else evaluation.describe()
+        basis = evaluation.describe() if scored else "the candidate's held-out rows"
         return Comparison(region, len(rows), actual, candidate, current, verdict, bump, why,
-                          basis, shifted, None if evaluation is None else evaluation.sha256)
+                          basis, shifted, evaluation.sha256 if scored else None)
 
     if production.version is None:
         return judged("first model", f"no production model for {region}: the first version "
@@ -186,6 +187,10 @@ def compare(region: str, estimator: Any, metadata: dict[str, Any], holdout: pd.D
         return judged("incomparable", f"{region} has no evaluation set, so candidate and "
                       "production cannot be scored on rows the candidate did not choose; build "
                       "one with `kosprice evaluation-set`", bump="major" if type_changed else None)
+    if not scored:
+        return judged("incomparable", f"{evaluation.describe()} cannot be read, so candidate "
+                      f"and production are not scored on it ({evaluation.unavailable})",
+                      bump="major" if type_changed else None)
     try:
         current = evaluate(loaded.estimator, loaded.metadata, rows, str(loaded.version))
     except LifecycleError as exc:

@@ -1,17 +1,19 @@
 """The fixed evaluation set of each region: rows that no candidate chooses or trains on.
 
-Beside the models:
-    models/evaluation/manifest.json          {region: entry}
-    models/evaluation/{region}-{sha12}.csv    row_id, price and every catalogue input
+Stored by reference, never as rows: `models/evaluation/manifest.json` holds, per region, the
+source listings file's name and sha256, the row ids of the held-out rows
+(kosprice.ml.listing_ids), and the sha256 of those rows' canonical content (CSV of row id,
+price and every input, ordered by row id). Scoring reads the rows from the listings directory
+(KOSPRICE_DATA_DIR, the folder `make train` reads too) and checks both checksums: listings
+that are missing or differ fail closed (EvaluationDataError), naming the file and checksum
+expected. The service never reads a set; only train, compare, promote and rollback do.
 
 A set is the held-out rows of the data the serving version was trained on, reproduced from
-that data (the file's sha256 must be the one in production's metadata) and checked: production's
-MAE on the rows must equal its recorded MAE. The entry records the file, its sha256, the
-source, the version it was checked against, and the region's reference distribution (bins of
-price and of each input over all the source's cleaned rows) that candidates' data is checked
-against. Files are named by content, so an older set is never overwritten; changing the set is
-an audited lifecycle action. Reading verifies the checksum: a set that does not match fails
-closed (LifecycleError).
+that data (the file's sha256 must be the one in production's metadata) and checked:
+production's MAE on the rows must equal its recorded MAE. The entry also records the version
+it was checked against and the region's reference distribution (bins of price and of each
+input over all the source's cleaned rows) that candidates' data is checked against. Changing
+a set is an audited lifecycle action (kosprice.ml.evaluation_change).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,9 +30,9 @@ import numpy as np
 import pandas as pd
 
 from kosprice.errors import LifecycleError
-from kosprice.features import INPUT_FEATURES, TARGET
+from kosprice.features import FEATURES, INPUT_FEATURES, TARGET
 from kosprice.ml import training
-from kosprice.ml.artifact import fsync_dir, sha256_file, write_json_atomically
+from kosprice.ml.artifact import sha256_file, write_json_atomically
 from kosprice.ml.listing_ids import ROW_ID, row_ids
 from kosprice.ml.repository import EVALUATION_DIR, LoadedModel
 
@@ -43,6 +45,11 @@ LARGE_ERROR_RATIO = 1.5
 """Production's MAE on a candidate's rows above this multiple of its recorded MAE: the rows
 are not like the ones production was made for."""
 MAE_TOLERANCE = 1e-6
+REFERENCE_KEYS = ("sha256", "rows", "row_ids", "source")
+
+
+class EvaluationDataError(LifecycleError):
+    """The listings an evaluation set refers to are missing or differ from the recorded ones."""
 
 
 def evaluation_dir(models_dir: Path) -> Path:
@@ -63,42 +70,112 @@ def read_manifest(models_dir: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class EvaluationSet:
-    """A region's evaluation rows, read and checksum-verified, with their manifest entry."""
+    """A region's evaluation set: its manifest entry and, once read and verified, its rows."""
 
     region: str
-    rows: pd.DataFrame
     entry: dict[str, Any]
+    rows: pd.DataFrame | None = None
+    """None when the listings could not be read (see `unavailable`)."""
+    unavailable: str | None = None
+    """Why the rows could not be read (only for a forced promotion, which goes on unscored)."""
 
     @property
     def sha256(self) -> str:
+        """The sha256 of the rows' canonical content: the set's identity."""
         return self.entry["sha256"]
 
     @property
     def row_ids(self) -> frozenset[str]:
-        return frozenset(self.rows[ROW_ID].astype(str))
+        return frozenset(self.entry["row_ids"])
+
+    @property
+    def source(self) -> str:
+        """The listings file the rows come from, with its sha256."""
+        return f"{self.entry['source']['file']} (sha256 {self.entry['source']['sha256']})"
 
     def describe(self) -> str:
-        return (f"the {self.region} evaluation set ({len(self.rows)} rows, "
+        return (f"the {self.region} evaluation set ({self.entry['rows']} rows, "
                 f"sha256 {self.sha256[:12]})")
 
 
-def load(models_dir: Path, region: str) -> EvaluationSet | None:
-    """The region's evaluation set; None when it has none. A broken one is refused."""
+def reference(models_dir: Path, region: str) -> EvaluationSet | None:
+    """The region's evaluation set as the manifest records it (no rows); None without one."""
     entry = read_manifest(models_dir).get(region)
     if entry is None:
         return None
-    path = evaluation_dir(models_dir) / str(entry.get("file", ""))
+    source = entry.get("source") if isinstance(entry, dict) else None
+    name = str(source.get("file", "")) if isinstance(source, dict) else ""
+    if (not name or Path(name).name != name or "sha256" not in source
+            or any(key not in entry for key in REFERENCE_KEYS)
+            or not isinstance(entry["row_ids"], list)):
+        raise LifecycleError(
+            f"the {region} entry of {evaluation_dir(models_dir) / MANIFEST_FILE} does not "
+            f"name its source listings, their sha256, row ids and the rows' sha256 "
+            f"({', '.join(REFERENCE_KEYS)}): refusing to judge models on it; rebuild it with "
+            "`kosprice evaluation-set`")
+    return EvaluationSet(region, entry)
+
+
+def select(frame: pd.DataFrame, ids: frozenset[str] | set[str]) -> pd.DataFrame:
+    """The rows of a listings frame (as read_listings returns it) with the given row ids,
+    as scored: canonical columns, ordered by row id, sizes clipped like training's cleaning."""
+    frame = frame.assign(**{ROW_ID: row_ids(frame)})
+    rows = frame.loc[frame[ROW_ID].isin(ids), list(COLUMNS)]
+    # Cleaning's only change to a kept row's values (training.clean, step 3).
+    rows["luas_kamar"] = rows["luas_kamar"].clip(lower=FEATURES["luas_kamar"].minimum)
+    return rows.sort_values(ROW_ID, ignore_index=True)
+
+
+def materialise(fixed: EvaluationSet, data_dir: Path | None) -> EvaluationSet:
+    """Read the set's rows from the listings directory; verify the file and the rows."""
+    region, expected = fixed.region, fixed.entry["source"]["sha256"]
+    if data_dir is None:
+        raise EvaluationDataError(f"the {region} evaluation set is read from {fixed.source}, "
+                                  "and no listings directory is configured (KOSPRICE_DATA_DIR)")
+    path = Path(data_dir) / fixed.entry["source"]["file"]
     if not path.is_file():
-        raise LifecycleError(f"the {region} evaluation set {path} is missing")
-    if sha256_file(path) != entry.get("sha256"):
-        raise LifecycleError(f"the {region} evaluation set {path} does not match its sha256 in "
-                             f"{MANIFEST_FILE}: refusing to judge models on it")
-    return EvaluationSet(region, pd.read_csv(path, dtype={ROW_ID: str}), entry)
+        raise EvaluationDataError(
+            f"the {region} evaluation set is read from {fixed.source}, which is not in the "
+            f"listings directory {data_dir}: set KOSPRICE_DATA_DIR (make: DATA=folder) to the "
+            "folder holding it")
+    if (found := sha256_file(path)) != expected:
+        raise EvaluationDataError(
+            f"{path} has sha256 {found}, not the {expected} the {region} evaluation set was "
+            "built from: refusing to judge models on other rows; restore that file, or rebuild "
+            "the set with `kosprice evaluation-set`")
+    rows = select(training.read_listings(path)[0], fixed.row_ids)
+    if (found := digest(rows)) != fixed.sha256:
+        raise EvaluationDataError(
+            f"the {len(rows)} rows of {path} with the {region} evaluation set's row ids hash to "
+            f"{found}, not the recorded {fixed.sha256} ({fixed.entry['rows']} rows): refusing "
+            "to judge models on them; rebuild the set with `kosprice evaluation-set`")
+    return replace(fixed, rows=rows)
 
 
-def build(region: str, data: Path, production: LoadedModel,
-          previous: EvaluationSet | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Reproduce the held-out rows of the data production was trained on, and check them."""
+def load(models_dir: Path, region: str, data_dir: Path | None,
+         force: bool = False) -> EvaluationSet | None:
+    """The region's evaluation set with its verified rows; None when it has none.
+
+    Listings that are missing or differ raise EvaluationDataError, unless `force` (a forced
+    promotion): then the set comes back without rows, saying why.
+    """
+    fixed = reference(models_dir, region)
+    if fixed is None:
+        return None
+    try:
+        return materialise(fixed, data_dir)
+    except EvaluationDataError as exc:
+        if not force:
+            raise
+        return replace(fixed, unavailable=exc.message)
+
+
+def build(region: str, data: Path, production: LoadedModel, data_dir: Path | None,
+          previous: EvaluationSet | None = None) -> EvaluationSet:
+    """Reproduce the held-out rows of the data production was trained on, and check them.
+
+    The result is read back from the listings directory exactly as scoring will read it.
+    """
     frame, sha256 = training.read_listings(data)
     trained_on = production.metadata.get("training_data", {})
     if sha256 != trained_on.get("sha256"):
@@ -107,15 +184,13 @@ def build(region: str, data: Path, production: LoadedModel,
             f"{production.version} was trained on ({trained_on.get('file')}, sha256 "
             f"{str(trained_on.get('sha256'))[:12]}): an evaluation set is that data's held-out "
             "rows, the ones production never saw")
-    frame[ROW_ID] = row_ids(frame)
-    cleaned, _, _ = training.clean(frame)
+    cleaned, _, _ = training.clean(frame.assign(**{ROW_ID: row_ids(frame)}))
     seed = production.metadata.get("evaluation", {}).get("seed", training.SEED)
     held_out = previous.row_ids if previous is not None else frozenset()
     _, test_index, _ = training.split_rows(cleaned, region, seed, held_out)
-    # Ordered by row id: the same rows always make the same file (and sha256).
-    rows = cleaned.loc[test_index, list(COLUMNS)].sort_values(ROW_ID, ignore_index=True)
-    features = production.features
-    predicted = production.estimator.predict(training.model_inputs(rows, features))
+    ids = sorted(set(cleaned.loc[test_index, ROW_ID]))
+    rows = select(frame, set(ids))
+    predicted = production.estimator.predict(training.model_inputs(rows, production.features))
     mae = training.score(rows[TARGET].astype(float), predicted)["mae"]
     recorded = float(production.metadata["metrics"]["mae"])
     if not math.isclose(mae, recorded, rel_tol=MAE_TOLERANCE):
@@ -123,17 +198,22 @@ def build(region: str, data: Path, production: LoadedModel,
             f"could not reproduce the held-out rows of {region} {production.version}: its MAE "
             f"on them is {mae:,.0f}, its recorded MAE {recorded:,.0f} (was it trained with "
             "another split or cleaning?)")
-    entry = {
-        "rows": len(rows), "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    fixed = EvaluationSet(region, {
+        "sha256": digest(rows), "rows": len(rows), "row_ids": ids,
         "source": {"file": Path(data).name, "sha256": sha256},
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "held_out_of": str(production.version), "production_mae": mae,
         "reference": reference_bins(cleaned),
-    }
-    return rows, entry
+    })
+    try:
+        return materialise(fixed, data_dir)
+    except EvaluationDataError as exc:
+        raise LifecycleError(f"{data} must be in the listings directory scoring reads "
+                             f"evaluation sets from: {exc.message}") from None
 
 
 def serialize(rows: pd.DataFrame) -> bytes:
-    """The bytes of an evaluation set's file."""
+    """The canonical content of evaluation rows, whose sha256 the manifest records."""
     return rows[list(COLUMNS)].to_csv(index=False).encode()
 
 
@@ -141,23 +221,14 @@ def digest(rows: pd.DataFrame) -> str:
     return hashlib.sha256(serialize(rows)).hexdigest()
 
 
-def store(models_dir: Path, region: str, rows: pd.DataFrame,
-          entry: dict[str, Any]) -> dict[str, Any]:
-    """Write the rows under a content-addressed name, then switch the manifest to them."""
+def store(models_dir: Path, fixed: EvaluationSet) -> dict[str, Any]:
+    """Record the set's reference as the region's entry of the manifest (atomically)."""
     folder = evaluation_dir(models_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    data = serialize(rows)
-    tmp = folder / f".{region}.csv.tmp"
-    tmp.write_bytes(data)
-    sha256 = sha256_file(tmp)
-    name = f"{region}-{sha256[:12]}.csv"
-    tmp.rename(folder / name)
-    fsync_dir(folder)
-    entry = {"file": name, "sha256": sha256, **entry}
     manifest = read_manifest(models_dir)
-    manifest[region] = entry
+    manifest[fixed.region] = fixed.entry
     write_json_atomically(folder / MANIFEST_FILE, manifest)
-    return entry
+    return fixed.entry
 
 
 def _value_key(value: object) -> str:

@@ -28,7 +28,7 @@ from kosprice.ml.actions import (
 )
 from kosprice.ml.audit import append_audit, read_audit
 from kosprice.ml.comparison import Baseline, Comparison, compare, read_holdout
-from kosprice.ml.evaluation import EvaluationSet
+from kosprice.ml.evaluation import EvaluationDataError, EvaluationSet
 from kosprice.ml.journal import Journal, folder_names
 from kosprice.ml.registry import read_manifest
 from kosprice.ml.report import REPORT_DIR, write_report
@@ -45,7 +45,7 @@ class Lifecycle:
 
     def __init__(self, models_dir: Path, candidates_dir: Path, archive_dir: Path,
                  audit_log: Path, serving_manifest: Path | None = None,
-                 signer: Signer | None = None) -> None:
+                 signer: Signer | None = None, data_dir: Path | None = None) -> None:
         self.production = ModelRepository(models_dir)
         self.candidates = ModelRepository(candidates_dir)
         self.archive = ModelRepository(archive_dir)
@@ -54,12 +54,14 @@ class Lifecycle:
         self.journal = Journal(self.production, self.archive, self.audit_log)
         self.signer = signer
         """With a signing key: promote signs, and production versions must be signed."""
+        self.data_dir = None if data_dir is None else Path(data_dir)
+        """The listings folder the evaluation sets' rows are read from."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lifecycle:
         return cls(settings.models_dir, settings.candidates_dir, settings.archive_dir,
                    settings.audit_log, settings.serving_manifest_path,
-                   Signer.from_settings(settings))
+                   Signer.from_settings(settings), settings.data_dir)
 
     @property
     def models_dir(self) -> Path:
@@ -87,9 +89,10 @@ class Lifecycle:
         except LifecycleError as exc:
             return Baseline(version, problem=exc.message)
 
-    def evaluation_set(self, region: str) -> EvaluationSet | None:
-        """The region's fixed evaluation set, checksum-verified; None when it has none."""
-        return evaluation.load(self.production.root, region)
+    def evaluation_set(self, region: str, force: bool = False) -> EvaluationSet | None:
+        """The region's fixed evaluation set, read from the listings and checksum-verified;
+        None when it has none. `force`: listings missing or changed leave it unscored."""
+        return evaluation.load(self.production.root, region, self.data_dir, force)
 
     def usable_evaluation_set(self, region: str) -> EvaluationSet | None:
         try:
@@ -189,8 +192,13 @@ class Lifecycle:
             if serving is not None and model.version <= serving:
                 raise LifecycleError(f"{region} {version} would not serve: production serves "
                                      f"{serving}, which is newer; train a new candidate")
+            try:
+                fixed = self.evaluation_set(region, force)
+            except EvaluationDataError as exc:
+                raise LifecycleError(f"{exc.message}; or use --force with a --reason to "
+                                     "promote without scoring it") from None
             comparison = compare(region, model.estimator, model.metadata, holdout,
-                                 self.baseline(region), self.evaluation_set(region))
+                                 self.baseline(region), fixed)
             if comparison.needs_force and not force:
                 label = ("worse than production" if comparison.verdict == "worse"
                          else "not comparable with production")

@@ -38,6 +38,7 @@ def kosprice_env(settings) -> dict[str, str]:
     return {"KOSPRICE_MODELS_DIR": str(settings.models_dir),
             "KOSPRICE_CANDIDATES_DIR": str(settings.candidates_dir),
             "KOSPRICE_ARCHIVE_DIR": str(settings.archive_dir),
+            "KOSPRICE_DATA_DIR": str(settings.data_dir),
             "KOSPRICE_AUDIT_LOG": str(settings.audit_log),
             "KOSPRICE_LOG_DIR": str(settings.log_dir),
             "KOSPRICE_STATE_DIR": str(settings.state_dir)}
@@ -87,6 +88,16 @@ def run_kosprice(settings, *args: str, extra_env: dict[str, str] | None = None,
         return subprocess.Popen(command, cwd=ROOT, env=env, **popen)
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *expected: str) -> None:
+    """A refused command: exit non-zero, one `Error:` line holding each text, no traceback."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    for text in expected:
+        assert text in errors[0], errors[0]
 
 
 def make_reload(settings, server=None) -> subprocess.CompletedProcess:

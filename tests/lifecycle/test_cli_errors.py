@@ -3,17 +3,8 @@
 from __future__ import annotations
 
 from tests.factories import synthetic_rows, write_csv
-from tests.lifecycle.conftest import REGION, run_kosprice
+from tests.lifecycle.conftest import REGION, assert_one_line_error, run_kosprice
 from tests.servers import ROOT
-
-
-def assert_one_line_error(result, *expected: str) -> None:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1, result.stderr
-    for text in expected:
-        assert text in errors[0], errors[0]
 
 
 def test_recover_with_an_unreadable_journal_is_one_line(settings):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -10,7 +10,6 @@ from sklearn.metrics import mean_absolute_error
 
 from kosprice.errors import LifecycleError
 from kosprice.features import INPUT_FEATURES, REGIONS, TARGET
-from kosprice.ml.artifact import sha256_file
 from kosprice.ml.comparison import HOLDOUT_FILE
 from tests.factories import synthetic_rows, write_csv
 from tests.lifecycle.conftest import BASE, REGION, better_data, production_like
@@ -83,21 +82,17 @@ def test_a_column_the_candidate_dropped_is_still_there_for_production(cli, lifec
     assert set(holdout.columns) == {*INPUT_FEATURES, TARGET}
 
 
-def test_production_needing_a_column_the_rows_lack_is_incomparable(cli, lifecycle, tmp_path):
+def test_production_needing_a_column_the_rows_lack_is_incomparable(cli, lifecycle, tmp_path,
+                                                                   monkeypatch):
     # Evaluation rows that lack a column production needs: production cannot be scored.
     rows = synthetic_rows(n=600, seed=REGIONS.index(REGION), base=BASE)
     for row in rows:
         row["is_mesin_cuci"] = 0
     version = cli.train(write_csv(tmp_path / "constant.csv", rows), "--bump", "minor",
                         "--reason", "without the washing-machine flag")
-    path = lifecycle.evaluation_set(REGION).rows  # the evaluation rows as an old file lacks it
-    evaluation_file = (lifecycle.models_dir / "evaluation"
-                       / lifecycle.evaluation_set(REGION).entry["file"])
-    path.drop(columns="is_mesin_cuci").to_csv(evaluation_file, index=False)
-    manifest = lifecycle.models_dir / "evaluation" / "manifest.json"
-    entries = json.loads(manifest.read_text())
-    entries[REGION]["sha256"] = sha256_file(evaluation_file)
-    manifest.write_text(json.dumps(entries))
+    fixed = lifecycle.evaluation_set(REGION)
+    lacking = replace(fixed, rows=fixed.rows.drop(columns="is_mesin_cuci"))
+    monkeypatch.setattr(lifecycle, "evaluation_set", lambda region, force=False: lacking)
 
     comparison, _ = lifecycle.compare(REGION, version)
     assert comparison.verdict == "incomparable" and comparison.production is None
