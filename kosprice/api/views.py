@@ -129,8 +129,7 @@ def predict_batch(region: str):
     state.anomalies = tuple(rules.classify(p) for p in raw)
     # Drift bins the model's own output, as its prediction reference does.
     reference = services().drift_reference(model)
-    state.drift = tuple(reference.encode(row, price)
-                        for price, row in zip(raw, rows, strict=True))
+    state.drift = tuple(reference.encode_many(rows, raw))
     results: list[dict] = [{}] * state.items
     for (index, _, _), item in zip(split, priced, strict=True):
         results[index] = {"index": index, **item.as_dict()}

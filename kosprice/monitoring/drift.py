@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 PREDICTED_PRICE = "predicted_price"
 EPSILON = 1e-4
 MODERATE, SIGNIFICANT = 0.1, 0.25
@@ -119,6 +121,38 @@ class Bins:
         key = _as_number(value) if self._numeric else str(value)
         return self._lookup.get(key, len(self.counts))
 
+    def slots_of(self, values: Sequence[object]) -> list[str]:
+        """`slot` of each value as the store writes it (MISSING when it cannot be placed);
+        numbers against edges in one numpy step, other values once per distinct value."""
+        if self.edges and all(type(v) is float or type(v) is int for v in values):
+            try:
+                numbers = np.asarray(values, dtype=float)
+            except OverflowError:  # an int beyond float: one by one, as `slot` does
+                numbers = None
+            if numbers is not None:
+                above = len(self.counts) + 1
+                names = [*map(str, range(above + 1)), MISSING]
+                slots = np.minimum(np.searchsorted(self.edges, numbers, side="right"),
+                                   len(self.counts))
+                slots[numbers > self.edges[-1]] = above
+                slots[~np.isfinite(numbers)] = above + 1
+                return [names[i] for i in slots.tolist()]
+        seen: dict[tuple[type, object], str] = {}
+        found = []
+        for value in values:
+            key = (type(value), value)
+            try:
+                name = seen[key]
+            except (KeyError, TypeError):  # new, or unhashable (then not remembered)
+                slot = None if value is None else self.slot(value)
+                name = MISSING if slot is None else str(slot)
+                try:
+                    seen[key] = name
+                except TypeError:
+                    pass
+            found.append(name)
+        return found
+
     def compare(self, live: Sequence[int]) -> dict[str, Any]:
         """PSI and per-bin shares of live slot counts against the reference."""
         live = list(live) + [0] * (self.slots - len(live))
@@ -183,6 +217,16 @@ class DriftReference:
             slot = None if value is None else bins.slot(value)
             slots.append(MISSING if slot is None else str(slot))
         return ",".join(slots)
+
+    def encode_many(self, rows: Sequence[Mapping[str, object]],
+                    prices: Sequence[float]) -> list[str | None]:
+        """`encode` of each (row, price), one bin at a time over the whole batch."""
+        if not self.bins:
+            return [None] * len(rows)
+        columns = [bins.slots_of(list(prices) if bins.name == PREDICTED_PRICE
+                                 else [row.get(bins.name) for row in rows])
+                   for bins in self.bins]
+        return [",".join(slots) for slots in zip(*columns, strict=True)]
 
     def report(self, predictions: int, counts: Mapping[tuple[int, int], int],
                min_sample: int) -> dict[str, Any]:

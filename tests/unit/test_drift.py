@@ -127,3 +127,29 @@ def test_a_missing_value_is_left_out_of_its_feature_only():
         "reference": {"tipe_kos": {"values": ["putra"], "counts": [3]},
                       "jarak_ke_bca": {"edges": [0, 1], "counts": [3]}}})
     assert reference.encode({"jarak_ke_bca": 0.5}, 1.0) == "-,1"
+
+
+def test_a_batch_encodes_exactly_as_its_listings_one_by_one():
+    reference = DriftReference.from_metadata({
+        "features": ["luas_kamar", "tipe_kos", "is_furnished", "amenities_count"],
+        "reference": {"luas_kamar": {"edges": [3.0, 6.5, 12.0, 40.0], "counts": [4, 5, 6]},
+                      "tipe_kos": {"values": ["putra", "putri"], "counts": [3, 4]},
+                      "is_furnished": {"values": [0, 1], "counts": [5, 5]},
+                      "amenities_count": {"values": ["1", "2", "3"], "counts": [1, 2, 3]}},
+        "prediction_reference": {"edges": [1e5, 1e6, 5e6], "counts": [4, 4]}})
+    odd = [None, True, False, 0, 1, 2, -0.0, 3.0, 6.5, 12.0, 40.0, 40.0000001, 2.9, 1e300,
+           math.nan, math.inf, -math.inf, 10**400, "1", "putri", "campur", "", [], {}, 7]
+    rng = np.random.default_rng(20261203)
+    names = ["luas_kamar", "tipe_kos", "is_furnished", "amenities_count"]
+    plain = [{"luas_kamar": float(rng.uniform(0, 50)), "tipe_kos": "putra",
+              "is_furnished": int(rng.integers(2)), "amenities_count": int(rng.integers(5))}
+             for _ in range(300)]
+    mixed = [{name: odd[rng.integers(len(odd))] for name in names if rng.random() < 0.9}
+             for _ in range(300)]
+    for rows in (plain, mixed, plain[:1], []):
+        prices = [float(p) for p in rng.uniform(0, 6e6, len(rows))]
+        if rows is mixed:
+            prices[:4] = [math.nan, math.inf, 1e6, 5e6]
+        assert reference.encode_many(rows, prices) == [
+            reference.encode(row, price) for row, price in zip(rows, prices, strict=True)]
+    assert DriftReference.from_metadata({}).encode_many([{}], [1.0]) == [None]
