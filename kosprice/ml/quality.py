@@ -149,8 +149,10 @@ def write(found: dict[str, dict[str, Any]], folder: Path) -> list[Path]:
             continue
         levels = [lv for lv in LEVELS if level_key(lv) in r["coverage"]]
         axes.plot(levels, [r["coverage"][level_key(lv)] for lv in levels], marker="o",
-                  label=r["region"])
+                  label=f"{r['region']} (held out, {r['test_rows']} rows)")
     axes.plot([0.45, 1], [0.45, 1], color="grey", linewidth=1, label="nominal")
+    axes.fill_between([0.45, 1], [0.42, 0.97], [0.48, 1.03], color="grey", alpha=0.15,
+                      label="± 3 points")
     axes.set(xlabel="requested level", ylabel="coverage",
              title="price_range coverage")
     axes.legend()
