@@ -94,6 +94,7 @@ def switch_over(load: SteadyLoad, server, reload, old: str, new: str) -> dict[st
     hup = wait_until(lambda: hups(server)[before:], timeout=10, what="the master's HUP line")[0]
     assert started <= hup <= reloaded
     # After the HUP: on a rollback the old version served before, long before this reload.
+    # The new workers load every model first: on a loaded machine that can take over 10 s.
     wait_until(lambda: load.served(new, since=hup), timeout=60, what=f"{new} to serve")
     time.sleep(1.5)  # keep the load on after the switch, to catch any stray old worker
     after = [o for o in load.snapshot() if o.done >= hup]

@@ -21,7 +21,10 @@ READS = 2  # per worker
 def store_env(request) -> dict[str, str]:
     if request.param == "redis":
         return {"KOSPRICE_REDIS_URL": request.getfixturevalue("redis_url"),
-                "KOSPRICE_STORE_PREFIX": request.getfixturevalue("store_prefix")}
+                "KOSPRICE_STORE_PREFIX": request.getfixturevalue("store_prefix"),
+                # Counted exactly, so no slow-machine misses of the 0.1 s default: fail-open
+                # has its own tests.
+                "KOSPRICE_STORE_TIMEOUT": "2.0"}
     return {}
 
 

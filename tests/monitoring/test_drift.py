@@ -57,8 +57,11 @@ def drift_client(kind: str, models_dir, tmp_path, request):
     store = ({"redis_url": request.getfixturevalue("redis_url"),
               "store_prefix": request.getfixturevalue("store_prefix")} if kind == "redis"
              else {"state_dir": tmp_path / "state"})
+    # The store is not under test (fail-open has its own): a loaded machine that misses the
+    # 0.1 s default would drop records, and the window would not hold LIVE predictions.
     settings = Settings.from_env({}, models_dir=models_dir, log_dir=tmp_path / "logs",
-                                 drift_window=LIVE, drift_min_sample=LIVE, **store)
+                                 drift_window=LIVE, drift_min_sample=LIVE, store_timeout=2.0,
+                                 **store)
     return create_app(settings).test_client()
 
 
