@@ -122,8 +122,8 @@ class Bins:
         return self._lookup.get(key, len(self.counts))
 
     def slots_of(self, values: Sequence[object]) -> list[str]:
-        """`slot` of each value as the store writes it (MISSING when it cannot be placed);
-        numbers against edges in one numpy step, other values once per distinct value."""
+        """`slot_name` of each value: numbers against edges in one numpy step, other values
+        once per distinct value."""
         if self.edges and all(type(v) is float or type(v) is int for v in values):
             try:
                 numbers = np.asarray(values, dtype=float)
@@ -144,14 +144,18 @@ class Bins:
             try:
                 name = seen[key]
             except (KeyError, TypeError):  # new, or unhashable (then not remembered)
-                slot = None if value is None else self.slot(value)
-                name = MISSING if slot is None else str(slot)
+                name = self.slot_name(value)
                 try:
                     seen[key] = name
                 except TypeError:
                     pass
             found.append(name)
         return found
+
+    def slot_name(self, value: object) -> str:
+        """`slot` as the store writes it: MISSING when the value cannot be placed."""
+        slot = None if value is None else self.slot(value)
+        return MISSING if slot is None else str(slot)
 
     def compare(self, live: Sequence[int]) -> dict[str, Any]:
         """PSI and per-bin shares of live slot counts against the reference."""
@@ -211,12 +215,8 @@ class DriftReference:
         format); None when there are no bins to count in."""
         if not self.bins:
             return None
-        slots = []
-        for bins in self.bins:
-            value = price if bins.name == PREDICTED_PRICE else row.get(bins.name)
-            slot = None if value is None else bins.slot(value)
-            slots.append(MISSING if slot is None else str(slot))
-        return ",".join(slots)
+        return ",".join(bins.slot_name(price if bins.name == PREDICTED_PRICE
+                                       else row.get(bins.name)) for bins in self.bins)
 
     def encode_many(self, rows: Sequence[Mapping[str, object]],
                     prices: Sequence[float]) -> list[str | None]:
