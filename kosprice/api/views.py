@@ -17,7 +17,7 @@ from kosprice.api.services import services
 from kosprice.features import derive
 from kosprice.ml import predictor
 from kosprice.ml.intervals import DEFAULT_LEVEL
-from kosprice.ml.pricing import price_listing
+from kosprice.ml.pricing import price_batch, price_listing
 
 bp = Blueprint("api", __name__)
 
@@ -121,18 +121,18 @@ def predict_batch(region: str):
     raw = predictor.predict(model, [listing for _, listing, _ in split]) if split else []
     state.model_latency = time.perf_counter() - called
     rows = [derive(listing, model.features) for _, listing, _ in split]
-    priced = [price_listing(price, row, model.metadata,
-                            options.get(INTERVAL_LEVEL, DEFAULT_LEVEL), options.get(OFFERED_PRICE))
-              for price, row, (_, _, options) in zip(raw, rows, split, strict=True)]
+    asked = {number: (options.get(INTERVAL_LEVEL, DEFAULT_LEVEL), options.get(OFFERED_PRICE))
+             for number, (_, _, options) in enumerate(split) if options}
+    priced = price_batch(raw, rows, model.metadata, asked)
     rules = services().anomaly_rules(model)
-    state.prices = tuple(p.predicted_price for p in priced)
+    state.prices = tuple(p["predicted_price"] for p in priced)
     state.anomalies = tuple(rules.classify(p) for p in raw)
     # Drift bins the model's own output, as its prediction reference does.
     reference = services().drift_reference(model)
     state.drift = tuple(reference.encode_many(rows, raw))
     results: list[dict] = [{}] * state.items
     for (index, _, _), item in zip(split, priced, strict=True):
-        results[index] = {"index": index, **item.as_dict()}
+        results[index] = {"index": index, **item}
     for index, fields in errors.items():
         results[index] = {"index": index, "error": {
             "code": "validation_error", "message": "The listing is invalid.",

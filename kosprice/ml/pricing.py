@@ -8,9 +8,12 @@ price, the listing and the model's metadata, so the single and batch paths share
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
+
+import numpy as np
 
 from kosprice.features import FEATURES
 from kosprice.ml.intervals import DEFAULT_LEVEL, interval, level_key
@@ -119,3 +122,107 @@ def price_listing(raw: float, row: Mapping[str, Any], metadata: Mapping[str, Any
         judged = {"label": None, "harga_tawaran": offered,
                   "difference_pct": round((offered - price) / price * 100, 1)}
     return PricedPrediction(round_price(price), price_range, warnings, judged)
+
+
+
+
+_EXACT_LIMIT = 2.0 ** 52
+"""Below this, float64 rounds, floors and compares like Python's exact integers do."""
+
+
+def price_batch(raw: Sequence[float], rows: Sequence[Mapping[str, Any]],
+                metadata: Mapping[str, Any],
+                asked: Mapping[int, tuple[float, float | None]] | None = None,
+                ) -> list[dict[str, Any]]:
+    """`price_listing(...).as_dict()` of each row, the common rows priced as numpy columns.
+
+    A common row is priced at the default level, without an offer, inside the training
+    prices: a rounded price, an interval and its input warnings, found one feature column at
+    a time. Every other row (one in `asked`, which maps a row number to its requested
+    (level, offered price), or a clamped one) goes through `price_listing` itself, and so
+    does the whole batch when its columns hold anything unusual; a test compares the two on
+    random batches (tests/unit/test_pricing_batch.py).
+    """
+    asked = asked or {}
+    prices = np.asarray(raw, dtype=float)
+    bounds = (metadata.get("intervals") or {}).get("bounds", {}).get(level_key(DEFAULT_LEVEL))
+    common = np.zeros(len(prices), dtype=bool)
+    warnings = None
+    if bounds is not None and len(prices):
+        warnings = _input_warnings_by_row(rows, metadata.get("training_ranges") or {})
+    if warnings is not None:
+        # interval() and round_price() of every row in the same float64 operations: the
+        # exponential once, then a product, a division, floor / ceil / rint (half-even, as
+        # round() is) and a product, exact below 2**52.
+        with np.errstate(all="ignore"):
+            low = np.floor(prices * math.exp(bounds[0]) / PRICE_UNIT) * PRICE_UNIT
+            high = np.ceil(prices * math.exp(bounds[1]) / PRICE_UNIT) * PRICE_UNIT
+            rounded = np.rint(prices / PRICE_UNIT) * PRICE_UNIT
+            common = (_unclamped(prices, metadata.get("price_distribution"))
+                      & (np.abs(low) < _EXACT_LIMIT) & (np.abs(high) < _EXACT_LIMIT)
+                      & (np.abs(rounded) < _EXACT_LIMIT))
+        for number in asked:
+            common[number] = False
+    bodies: list[dict[str, Any]] = [{}] * len(prices)
+    if warnings is not None and common.any():
+        for number, p, lo, hi in zip(np.flatnonzero(common).tolist(),
+                                     rounded[common].astype(np.int64).tolist(),
+                                     low[common].astype(np.int64).tolist(),
+                                     high[common].astype(np.int64).tolist(), strict=True):
+            bodies[number] = {"predicted_price": p,
+                              "price_range": {"low": lo, "high": hi, "level": DEFAULT_LEVEL},
+                              "warnings": warnings[number]}
+    for number in np.flatnonzero(~common).tolist():
+        level, offered = asked.get(number, (DEFAULT_LEVEL, None))
+        bodies[number] = price_listing(float(prices[number]), rows[number], metadata, level,
+                                       offered).as_dict()
+    return bodies
+
+
+def _unclamped(prices: np.ndarray, distribution: Mapping[str, float] | None) -> np.ndarray:
+    """Which prices `bounded_price` leaves as they are."""
+    low, high = ((float(PRICE_UNIT), math.inf) if distribution is None
+                 else (float(distribution["min"]), float(distribution["max"])))
+    return np.isfinite(prices) & (prices >= low) & (prices <= high)
+
+
+def _input_warnings_by_row(rows: Sequence[Mapping[str, Any]],
+                           ranges: Mapping[str, Mapping[str, Any]],
+                           ) -> list[list[dict[str, Any]]] | None:
+    """`input_warnings` of each row, one feature column at a time; None when a column holds
+    anything but numbers (strings for a category), misses a row, or a range has a shape
+    `input_warnings` may read otherwise."""
+    found: list[list[dict[str, Any]]] = [[] for _ in rows]
+    for feature, seen in ranges.items():
+        try:
+            column = list(map(itemgetter(feature), rows))
+        except KeyError:  # input_warnings skips a row without the feature
+            return None
+        types = set(map(type, column))
+        if seen.keys() == {"values"}:
+            if types != {str}:
+                return None
+            allowed = set(seen["values"])
+            if allowed.issuperset(column):
+                continue
+            for number, value in enumerate(column):
+                if value not in allowed:
+                    found[number].append({"code": "outside_training_range", "feature": feature,
+                                          "value": value,
+                                          "training_values": list(seen["values"])})
+        elif seen.keys() == {"min", "max"}:
+            if not types <= {float, int}:
+                return None
+            try:
+                values = np.asarray(column, dtype=float)
+            except OverflowError:  # an integer beyond float64
+                return None
+            if not (np.abs(values) < _EXACT_LIMIT).all():
+                return None
+            low, high = seen["min"], seen["max"]
+            for number in np.flatnonzero(~((values >= low) & (values <= high))).tolist():
+                found[number].append({"code": "outside_training_range", "feature": feature,
+                                      "value": column[number], "training_range": [low, high]})
+        else:
+            return None
+    return found
