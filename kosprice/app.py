@@ -9,6 +9,7 @@ from kosprice.api import (
     context,
     errors,
     hardening,
+    jsonprovider,
     observation,
     openapi,
     prometheus,
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, *, registry: ModelRegistry | No
                                               signer=Signer.from_settings(settings))
     app = Flask("kosprice", static_folder=None)  # an API: no file is ever served
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    app.json = jsonprovider.FastJSONProvider(app)
     app.json.sort_keys = False
 
     metrics = Metrics(prometheus.init_app(app))
