@@ -51,17 +51,22 @@ local function move_count(drift, field, by)
 end
 -- Push entries ('version|slots') into the drift window, take the oldest beyond its size
 -- off the counts, and move each count by its net change only: the predictions leaving the
--- window share most slots with those entering, and those counts do not move.
+-- window share most slots with those entering, and those counts do not move. Equal entries
+-- are tallied first (Lua interns strings: one table slot each), so each distinct entry is
+-- parsed once, and one that enters as often as it leaves not at all.
 local function record_drift(drift, drift_window, size, entries)
-  local delta, length = {}, 0
+  local delta, moved, length = {}, {}, 0
   for i = 1, #entries, 500 do
     length = redis.call('LPUSH', drift_window, unpack(entries, i, math.min(i + 499, #entries)))
   end
-  for _, entry in ipairs(entries) do count_slots(delta, entry, 1) end
+  for _, entry in ipairs(entries) do moved[entry] = (moved[entry] or 0) + 1 end
   if length > size then
     for _, gone in ipairs(redis.call('RPOP', drift_window, length - size)) do
-      count_slots(delta, gone, -1)
+      moved[gone] = (moved[gone] or 0) - 1
     end
+  end
+  for entry, by in pairs(moved) do
+    if by ~= 0 then count_slots(delta, entry, by) end
   end
   for version, counts in pairs(delta) do
     move_count(drift, version .. '|n', counts.n)
