@@ -12,7 +12,7 @@ from kosprice.api.batch import load_batch, validate_listing
 from kosprice.api.context import current_request_id
 from kosprice.api.observation import start_prediction
 from kosprice.api.openapi import OPS, PREDICTION, operation
-from kosprice.api.schemas import INTERVAL_LEVEL, OFFERED_PRICE, split_options
+from kosprice.api.schemas import INTERVAL_LEVEL, OFFERED_PRICE, REQUEST_OPTIONS, split_options
 from kosprice.api.services import services
 from kosprice.features import derive
 from kosprice.ml import predictor
@@ -20,6 +20,9 @@ from kosprice.ml.intervals import DEFAULT_LEVEL
 from kosprice.ml.pricing import price_batch, price_listing
 
 bp = Blueprint("api", __name__)
+OPTION_NAMES = frozenset(REQUEST_OPTIONS)
+NO_OPTIONS: dict = {}
+"""The options of a listing that sent none (never written to)."""
 
 
 def json_body() -> object:
@@ -116,7 +119,9 @@ def predict_batch(region: str):
     state.model_version = version = str(model.version)
     valid, errors = load_batch(json_body(), tuple(model.features), settings.batch_max_items)
     state.items = len(valid) + len(errors)
-    split = [(index, *split_options(listing)) for index, listing in valid]
+    # Only a listing that names an option needs splitting (the quick check passes none).
+    split = [(index, *split_options(listing)) if listing.keys() & OPTION_NAMES
+             else (index, listing, NO_OPTIONS) for index, listing in valid]
     called = time.perf_counter()
     raw = predictor.predict(model, [listing for _, listing, _ in split]) if split else []
     state.model_latency = time.perf_counter() - called

@@ -18,7 +18,7 @@ from kosprice.errors import StoreUnavailableError
 from kosprice.logging import get_logger
 from kosprice.monitoring.anomalies import KINDS, MIN_LIVE_WINDOW, AnomalyRules
 from kosprice.monitoring.drift import EPSILON, MODERATE, SIGNIFICANT, DriftReference
-from kosprice.monitoring.metrics import Metrics
+from kosprice.monitoring.metrics import Metrics, observe_many
 from kosprice.monitoring.stats import summarize
 from kosprice.monitoring.store import MonitorStore, Observation, RegionState, error_class
 
@@ -91,9 +91,7 @@ class Monitor:
         o = observation
         if o.prices:
             self.metrics.predictions.labels(o.region, o.model_version).inc(len(o.prices))
-            histogram = self.metrics.prediction_price.labels(o.region)
-            for price in o.prices:
-                histogram.observe(price)
+            observe_many(self.metrics.prediction_price.labels(o.region), o.prices)
             for kind, count in Counter(k for kinds in o.anomalies for k in kinds).items():
                 self.metrics.anomalies.labels(o.region, kind).inc(count)
         self.metrics.request_latency.labels(o.region).observe(o.latency_ms / 1000)

@@ -137,3 +137,18 @@ def test_one_redis_round_trip_per_batch(settings, make_app, throwaway_redis,  # 
     assert evalsha_calls() - before == 1
     state = RedisStore(url, settings.store_prefix, 10, 5, 1.0).read("yogyakarta")
     assert state.predictions == 502 and state.requests == 2
+
+
+def test_items_with_and_without_options_answer_as_single_requests(client):
+    listings = variants(12)
+    for i in (1, 4, 7):
+        listings[i] = {**listings[i], "interval_level": 0.95}
+    for i in (2, 4, 9):
+        listings[i] = {**listings[i], "harga_tawaran": 900_000 + 100_000 * i}
+    listings[5] = {**listings[5], "luas_kamar": 99.0, "jarak_ke_bca": 49.0}
+    body = client.post("/predict/jakarta_selatan/batch", json={"listings": listings}).get_json()
+    for item, listing in zip(body["results"], listings, strict=True):
+        single = client.post("/predict/jakarta_selatan", json=listing).get_json()
+        for key in ("region", "model_version", "request_id"):
+            single.pop(key)
+        assert item == {"index": item["index"], **single}
