@@ -9,7 +9,7 @@ import random
 import pytest
 from marshmallow import ValidationError
 
-from kosprice.api.batch import load_batch, quick_listing
+from kosprice.api.batch import load_batch, quick_listing, quick_listings
 from kosprice.api.schemas import load_listing
 from kosprice.errors import BatchTooLargeError
 from kosprice.features import FEATURES, INPUT_FEATURES
@@ -71,3 +71,27 @@ def test_load_batch_reports_errors_by_index():
     with pytest.raises(BatchTooLargeError) as raised:
         load_batch({"listings": [LISTING] * 11}, USED, 10)
     assert raised.value.details == {"max_items": 10, "items": 11}
+
+
+@pytest.mark.parametrize("used", [USED, USED[:4]])
+def test_a_batch_checked_by_columns_says_what_each_item_says(used):
+    """quick_listings groups items by their keys; a group with one odd value, or of a key
+    order of its own, must still give each item exactly quick_listing's answer."""
+    rng = random.Random(20261204)
+    for _ in range(150):
+        items = [random_payload(rng) if rng.random() < 0.1 else dict(LISTING)
+                 for _ in range(rng.randint(1, 40))]
+        if rng.random() < 0.3:  # a group that differs in one value only
+            item = rng.choice([item for item in items if type(item) is dict] or [{}])
+            item[rng.choice(INPUT_FEATURES)] = rng.choice(ODD_VALUES)
+        if rng.random() < 0.2:  # the same keys in another order
+            items.append(dict(reversed(list(LISTING.items()))))
+        if rng.random() < 0.2:  # flags sent as booleans, numbers as integers
+            items.append({**LISTING, "is_ac": True, "is_km_dalam": False, "luas_kamar": 12})
+        got = quick_listings(items, used)
+        expected = [quick_listing(item, used) for item in items]
+        assert got == expected
+        for a, b in zip(got, expected, strict=True):
+            if b is not None:
+                assert list(a.items()) == list(b.items())
+                assert [type(v) for v in a.values()] == [type(v) for v in b.values()]
