@@ -78,9 +78,10 @@ def stage_table(rows: list[dict]) -> str:
                      + (f"  ({row['store_failures']:,.0f} store calls failed or skipped: "
                         "monitor and POST understated)" if row.get("store_failures") else ""))
     lines.append(f"\n{'region':<16}{'engine':>8}{'build ms':>10}{'batch pred/s':>14}"
-                 f"{'batch validate/s':>18}")
+                 f"{'batch validate/s':>18}{'batch POST pred/s':>19}")
     for row in rows:
         lines.append(f"{row['region']:<16}{row['engine']:>8}{row['build_ms']:>10.0f}"
                      f"{row['batch_predictions_per_s']:>14,.0f}"
-                     f"{row['batch_validate_per_s']:>18,.0f}")
+                     f"{row['batch_validate_per_s']:>18,.0f}"
+                     f"{row.get('batch_post_per_s', 0):>19,.0f}")
     return "\n".join(lines)

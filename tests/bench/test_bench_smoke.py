@@ -64,7 +64,7 @@ def test_stage_timings_cover_the_predict_path(models_dir, redis_url, store_prefi
         assert row["engine"] == "fast"
         for _, key in report.STAGES:
             assert row[key] > 0, key
-        assert row["batch_predictions_per_s"] > 0
+        assert row["batch_predictions_per_s"] > 0 and row["batch_post_per_s"] > 0
     assert "x sklearn" in report.stage_table(rows)
 
 
