@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["number", "category", "flag"]
+Kind = Literal["number", "category", "flag", "text"]
 
 REGIONS: tuple[str, ...] = ("jakarta_pusat", "jakarta_selatan", "jakarta_utara", "yogyakarta")
 TARGET = "harga"
 """Monthly rent in Rupiah: the training target."""
 
 NAME_COLUMN = "nama_kos"
-"""Listing name: present in the CSVs, never a model input."""
+"""Listing title: present in the CSVs; an optional model input (kind "text")."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,13 @@ class Feature:
     choices: tuple[str, ...] = ()
     derived: bool = False
     """Computed by the server from other features; clients never send it."""
+    optional: bool = False
+    """May be left out even when the model uses it (then it is `default`)."""
+    default: object = None
+
+    @property
+    def required(self) -> bool:
+        return not (self.derived or self.optional)
 
     def accepts(self, value: object) -> bool:
         """Return whether a value lies inside this feature's bounds or choices."""
@@ -41,6 +48,8 @@ class Feature:
             return value in self.choices
         if self.kind == "flag":
             return value in (0, 1)
+        if self.kind == "text":
+            return isinstance(value, str) and len(value) <= (self.maximum or math.inf)
         # numbers.Real admits numpy scalars (pandas hands them over); NaN and inf never fit.
         if (not isinstance(value, numbers.Real) or isinstance(value, bool)
                 or not math.isfinite(value)):
@@ -72,10 +81,17 @@ CATALOGUE: tuple[Feature, ...] = (
     _flag("is_mesin_cuci", "Washing machine"),
     Feature("amenities_count", "number", "Number of amenity flags set among those the model uses",
             minimum=0, maximum=8, derived=True),
+    # Models that read the title fall back to a title-less twin when it is left out or blank
+    # (kosprice.ml.title); the catalogue bounds its length (`maximum`, in characters).
+    Feature(NAME_COLUMN, "text", "Listing title as advertised, e.g. 'Kost Singgahsini Omah "
+            "Aqila Tipe A Yogyakarta' (optional)", maximum=200, optional=True, default=""),
 )
 
 FEATURES: Mapping[str, Feature] = {feature.name: feature for feature in CATALOGUE}
-INPUT_FEATURES: tuple[str, ...] = tuple(f.name for f in CATALOGUE if not f.derived)
+INPUT_FEATURES: tuple[str, ...] = tuple(f.name for f in CATALOGUE
+                                        if not f.derived and f.kind != "text")
+"""The structured inputs every listing row carries (the optional title is TEXT_FEATURES)."""
+TEXT_FEATURES: tuple[str, ...] = tuple(f.name for f in CATALOGUE if f.kind == "text")
 AMENITY_FLAGS: tuple[str, ...] = tuple(f.name for f in CATALOGUE if f.kind == "flag")
 DERIVED_FEATURES: tuple[str, ...] = tuple(f.name for f in CATALOGUE if f.derived)
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(f.name for f in CATALOGUE if f.kind == "category")
@@ -88,7 +104,11 @@ def derive(listing: Mapping[str, object], model_features: tuple[str, ...] | list
     `amenities_count` counts the amenity flags set among those the model itself uses, so
     training and serving derive it from exactly the same columns.
     """
-    row = {name: listing[name] for name in model_features if not FEATURES[name].derived}
+    row = {}
+    for name in model_features:
+        feature = FEATURES[name]
+        if not feature.derived:
+            row[name] = listing.get(name, feature.default) if feature.optional else listing[name]
     if "amenities_count" in model_features:
         row["amenities_count"] = sum(int(row[n]) for n in AMENITY_FLAGS if n in row)
     return row

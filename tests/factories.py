@@ -43,6 +43,20 @@ def synthetic_rows(n: int = 120, seed: int = 0, base: float = 1_500_000) -> list
     return rows
 
 
+def titled_rows(n: int = 160, seed: int = 5, premium: int = 900_000) -> list[dict]:
+    """Synthetic listings whose title carries price: the word "Eksklusif", in 40% of the
+    titles, adds `premium` Rupiah."""
+    rng = random.Random(seed)
+    rows = synthetic_rows(n, seed)
+    for row in rows:
+        exclusive = rng.random() < 0.4
+        brand = rng.choice(("Singgahsini", "Apik", "Rukita", "Melati"))
+        row["nama_kos"] = " ".join(["Kost", brand, *(["Eksklusif"] if exclusive else []),
+                                    f"Tipe {rng.choice('ABC')}", "Menteng"])
+        row["harga"] += premium * exclusive
+    return rows
+
+
 def write_csv(path: Path, rows: list[dict], columns=CSV_COLUMNS) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")

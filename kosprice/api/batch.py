@@ -20,7 +20,7 @@ from kosprice.api.schemas import load_listing
 from kosprice.errors import BatchTooLargeError
 from kosprice.features import CATALOGUE
 
-_FLAG, _CATEGORY, _NUMBER = 0, 1, 2
+_FLAG, _CATEGORY, _NUMBER, _TEXT = 0, 1, 2, 3
 
 
 @lru_cache(maxsize=64)
@@ -29,11 +29,12 @@ def _specs(used_features: tuple[str, ...]) -> tuple[dict[str, tuple], frozenset[
     specs = {}
     for f in CATALOGUE:
         if not f.derived:
-            kind = {"flag": _FLAG, "category": _CATEGORY}.get(f.kind, _NUMBER)
+            kind = {"flag": _FLAG, "category": _CATEGORY, "text": _TEXT}.get(f.kind, _NUMBER)
             low = -math.inf if f.minimum is None else f.minimum
             high = math.inf if f.maximum is None else f.maximum
             specs[f.name] = (kind, low, high, f.exclusive_minimum, f.choices)
-    return specs, frozenset(name for name in used_features if name in specs)
+    required = frozenset(f.name for f in CATALOGUE if f.required and f.name in used_features)
+    return specs, required
 
 
 def quick_listing(payload: object, used_features: tuple[str, ...]) -> dict | None:
@@ -53,6 +54,10 @@ def quick_listing(payload: object, used_features: tuple[str, ...]) -> dict | Non
             listing[name] = int(value)
         elif kind == _CATEGORY:
             if kind_of_value is not str or value not in spec[4]:
+                return None
+            listing[name] = value
+        elif kind == _TEXT:
+            if kind_of_value is not str or len(value) > spec[2]:
                 return None
             listing[name] = value
         else:  # a JSON number, finite, within the bounds
@@ -164,6 +169,8 @@ def _quick_columns(names: tuple, group: list[dict], used_features: tuple[str, ..
             if not inside.all() or (spec[3] and (array == low).any()):
                 return None
             columns.append(numbers)
-        else:  # a kind this column check does not know: item by item
-            return None
+        else:  # text (the title): strings up to the length limit
+            if types != {str} or max(map(len, values)) > spec[2]:
+                return None
+            columns.append(values)
     return columns

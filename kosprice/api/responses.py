@@ -54,7 +54,9 @@ class Prediction(Schema):
     warnings = fields.List(fields.Dict(), required=True, metadata={
         "description": "One entry per input outside what the model was trained on "
                        "(`outside_training_range`, naming the feature), a price moved into "
-                       "the training prices (`price_clamped`), or `interval_unavailable`",
+                       "the training prices (`price_clamped`), `interval_unavailable`, or "
+                       "`title_missing` (a model that reads nama_kos priced a listing sent "
+                       "without one from the other inputs, with that path's own range)",
         "example": []})
     verdict = fields.Nested(Verdict, metadata={"description": "Only when harga_tawaran is sent"})
     model_version = fields.String(required=True, metadata={"example": "v1.0.0"})
@@ -136,8 +138,13 @@ class ModelDescription(Schema):
     params = fields.Dict(required=True)
     metrics = fields.Dict(required=True, metadata={"description": "R², MAE, RMSE, MAPE on "
                                                                   "the held-out split"})
+    metrics_without_title = fields.Dict(required=True, allow_none=True, metadata={
+        "description": "A title model's held-out metrics for the same listings sent without "
+                       "their titles; null for a model that does not read the title"})
     inputs = fields.List(fields.String(), required=True, metadata={
-        "description": "The listing fields the model uses: what a client sends"})
+        "description": "The listing fields the model uses: what a client must send"})
+    optional_inputs = fields.List(fields.String(), required=True, metadata={
+        "description": "Fields the model reads when sent (the title, nama_kos)"})
     derived_features = fields.List(fields.String(), required=True, metadata={
         "description": "Model features the server computes (e.g. amenities_count); never sent"})
     trained_at = fields.String(required=True)
@@ -147,6 +154,10 @@ class ModelDescription(Schema):
         "description": "How the model was chosen: CV protocol, winner, CV MAE mean and sd"})
     price_range_coverage = fields.Dict(required=True, allow_none=True, metadata={
         "description": "Per level: the share of held-out listings inside their price_range"})
+    price_range_coverage_out_of_fold = fields.Dict(required=True, allow_none=True, metadata={
+        "description": "Per level: coverage ± its standard error measured out of fold over "
+                       "every cleaned listing (the larger sample); `without_title` for the "
+                       "title-less path of a title model"})
     versions_on_disk = fields.List(fields.String(), required=True, metadata={
         "description": "Rollback targets and the serving version, oldest first"})
     history = fields.List(fields.Dict(), required=True, metadata={

@@ -1,7 +1,8 @@
 """marshmallow schemas built from the feature catalogue.
 
 A region's listing schema requires every input feature its serving model uses (no silent
-defaults), accepts and ignores the other catalogue features, and refuses unknown fields.
+defaults; only the optional title may be left out), accepts and ignores the other catalogue
+features, and refuses unknown fields.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ def _field(feature: Feature, required: bool) -> fields.Field:
         return Flag(required=required)
     if feature.kind == "category":
         return Text(required=required, validate=validate.OneOf(feature.choices))
+    if feature.kind == "text":
+        return Text(required=required, validate=validate.Length(max=int(feature.maximum)),
+                    metadata={"description": feature.description})
     return Number(required=required, allow_nan=False, validate=validate.Range(
         min=feature.minimum, max=feature.maximum, min_inclusive=not feature.exclusive_minimum))
 
@@ -85,7 +89,7 @@ def _field(feature: Feature, required: bool) -> fields.Field:
 @lru_cache(maxsize=64)
 def listing_schema(used_features: tuple[str, ...]) -> Schema:
     """Return the schema for a model that uses `used_features`."""
-    schema_fields = {f.name: _field(f, required=f.name in used_features)
+    schema_fields = {f.name: _field(f, required=f.required and f.name in used_features)
                      for f in CATALOGUE if not f.derived}
     schema_fields[OFFERED_PRICE] = Number(
         validate=validate.Range(min=0, max=MAX_OFFERED_PRICE, min_inclusive=False),

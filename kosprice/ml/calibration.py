@@ -24,6 +24,7 @@ from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from kosprice.ml import intervals, search
+from kosprice.ml.title import TITLE
 
 OUTER_FOLDS = 5
 
@@ -35,29 +36,45 @@ def out_of_fold_coverage(x: pd.DataFrame, y: pd.Series, strata: pd.Series,
                          folds: int = search.FOLDS, repeats: int = search.REPEATS,
                          outer_folds: int = OUTER_FOLDS,
                          progress: Progress = lambda _: None) -> dict[str, Any]:
-    """Coverage per level of the calibrated ranges, every row scored out of fold once."""
+    """Coverage per level of the calibrated ranges, every row scored out of fold once (a
+    title candidate's title-less ranges too, on the same rows sent without their titles)."""
     splitter = StratifiedKFold(n_splits=outer_folds, shuffle=True, random_state=seed)
-    actual, predicted = np.empty(len(y)), np.empty(len(y))
-    lows = {intervals.level_key(level): np.empty(len(y)) for level in intervals.LEVELS}
-    highs = {key: np.empty(len(y)) for key in lows}
+    titled = search.CANDIDATES[candidate].title
+    ways = ("with_title", "without_title") if titled else ("with_title",)
+    actual = np.empty(len(y))
+    predicted = {way: np.empty(len(y)) for way in ways}
+    lows = {way: {intervals.level_key(level): np.empty(len(y)) for level in intervals.LEVELS}
+            for way in ways}
+    highs = {way: {key: np.empty(len(y)) for key in lows[way]} for way in ways}
     for number, (fit_rows, test_rows) in enumerate(splitter.split(x, strata), 1):
         progress(f"coverage: outer fold {number}/{outer_folds}")
         x_fit, y_fit = x.iloc[fit_rows], y.iloc[fit_rows]
         with threadpool_limits(1):
-            _, oof, oof_actual = search.cross_validate(candidate, x_fit, y_fit, features,
-                                                       seed, folds, repeats)
-            model = search.build_pipeline(candidate, features, seed).fit(x_fit, y_fit)
-        bounds = intervals.conformal_bounds(intervals.log_residuals(oof_actual, oof),
-                                            n=len(fit_rows))
+            _, oof = search.cross_validate(candidate, x_fit, y_fit, features, seed, folds,
+                                           repeats)
+            model = search.build_pipeline(candidate, features, seed).fit(
+                x_fit[search.features_of(candidate, features)], y_fit)
         actual[test_rows] = y.iloc[test_rows].to_numpy()
-        predicted[test_rows] = model.predict(x.iloc[test_rows])
-        for key, (low, high) in bounds.items():
-            lows[key][test_rows], highs[key][test_rows] = low, high
-    per_level = {key: intervals.coverage_of(intervals.log_residuals(actual, predicted),
-                                            float(key), lows[key], highs[key])
-                 for key in lows}
-    return {"method": f"{outer_folds}-fold cross-validation over all {len(y)} cleaned rows "
-                      f"(stratified as the split); each outer fold calibrated by the "
-                      f"candidate's {repeats} x {folds}-fold out-of-fold residuals",
-            "rows": int(len(y)), "outer_folds": outer_folds, "seed": seed,
-            "levels": per_level}
+        for way in ways:
+            rows, calibration = x.iloc[test_rows], oof.predicted
+            if way == "without_title":
+                rows, calibration = rows.assign(**{TITLE: ""}), oof.without_title
+            bounds = intervals.conformal_bounds(
+                intervals.log_residuals(oof.actual, calibration), n=len(fit_rows))
+            predicted[way][test_rows] = model.predict(rows)
+            for key, (low, high) in bounds.items():
+                lows[way][key][test_rows], highs[way][key][test_rows] = low, high
+
+    def levels(way: str) -> dict[str, Any]:
+        residuals = intervals.log_residuals(actual, predicted[way])
+        return {key: intervals.coverage_of(residuals, float(key), lows[way][key],
+                                           highs[way][key]) for key in lows[way]}
+
+    measured = {"method": f"{outer_folds}-fold cross-validation over all {len(y)} cleaned "
+                          f"rows (stratified as the split); each outer fold calibrated by "
+                          f"the candidate's {repeats} x {folds}-fold out-of-fold residuals",
+                "rows": int(len(y)), "outer_folds": outer_folds, "seed": seed,
+                "levels": levels("with_title")}
+    if titled:
+        measured["without_title"] = {"levels": levels("without_title")}
+    return measured

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from kosprice.errors import LifecycleError
-from kosprice.features import FEATURES, INPUT_FEATURES, TARGET
+from kosprice.features import FEATURES, INPUT_FEATURES, NAME_COLUMN, TARGET
 from kosprice.ml import training
 from kosprice.ml.artifact import sha256_file, write_json_atomically
 from kosprice.ml.listing_ids import ROW_ID, row_ids
@@ -118,11 +118,15 @@ def reference(models_dir: Path, region: str) -> EvaluationSet | None:
 
 def select(frame: pd.DataFrame, ids: frozenset[str] | set[str]) -> pd.DataFrame:
     """The rows of a listings frame (as read_listings returns it) with the given row ids,
-    as scored: canonical columns, ordered by row id, sizes clipped like training's cleaning."""
+    as scored: canonical columns and the title (which the row id hashes, so the canonical
+    content need not), ordered by row id, cleaned as training cleans kept rows."""
     frame = frame.assign(**{ROW_ID: row_ids(frame)})
-    rows = frame.loc[frame[ROW_ID].isin(ids), list(COLUMNS)]
-    # Cleaning's only change to a kept row's values (training.clean, step 3).
+    if NAME_COLUMN not in frame:
+        frame[NAME_COLUMN] = ""
+    rows = frame.loc[frame[ROW_ID].isin(ids), [*COLUMNS, NAME_COLUMN]]
+    # Cleaning's only changes to a kept row's values (training.clean).
     rows["luas_kamar"] = rows["luas_kamar"].clip(lower=FEATURES["luas_kamar"].minimum)
+    rows[NAME_COLUMN] = training.clean_titles(rows[NAME_COLUMN])
     return rows.sort_values(ROW_ID, ignore_index=True)
 
 

@@ -4,7 +4,9 @@ The check rows are random listings across the catalogue's bounds (every flag and
 combination is likely among them) plus, for tree ensembles, listings whose numbers land
 within a few float64 ulps of the split thresholds after scaling — where a float32-vs-float64
 slip would send a row down the other branch. Both evaluation strategies (the numpy walk and
-the per-tree compiled call) are compared with `Pipeline.predict` on a DataFrame.
+the per-tree compiled call) are compared with `Pipeline.predict` on a DataFrame. A title
+model's two pipelines are each checked so (the titled one on titles made of its own words,
+unknown words and odd case among them), then the routing on listings with and without one.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from kosprice.features import FEATURES, INPUT_FEATURES, derive
-from kosprice.ml.fastpath import SMALL_BATCH, FastModel
+from kosprice.ml.fastpath import SMALL_BATCH, FastModel, TitleRouted
+from kosprice.ml.title import TITLE, TitleFallback
 
 RELATIVE_TOLERANCE = 1e-6
 ABSOLUTE_TOLERANCE = 1e-6
@@ -105,8 +108,26 @@ def _random_flags(rng: np.random.Generator) -> dict:
             if FEATURES[name].kind == "flag"}
 
 
+def with_titles(fast: FastModel, listings: list[dict], seed: int = 2) -> list[dict]:
+    """The listings with random titles when the model reads one: words of its vocabulary,
+    some capitalised or upper-case, a word it never saw, digits and punctuation."""
+    words = [list(b.codes[0]) for b in fast.encoder.blocks if b.kind == "words"]
+    if not words:
+        return listings
+    rng = np.random.default_rng(seed)
+    vocabulary = sorted(words[0])
+    titled = []
+    for number, listing in enumerate(listings):
+        picked = [str(w) for w in rng.choice(vocabulary, int(rng.integers(0, 9)))]
+        picked = [w.upper() if number % 3 == 0 else w.title() for w in picked]
+        unknown = ["Zzyzx", f"No.{number}", "-"][:number % 4]
+        titled.append({**listing, TITLE: " ".join(["Kost", *picked, *unknown])})
+    return titled
+
+
 def check_listings(fast: FastModel, extra: Sequence[Mapping] = ()) -> list[dict]:
-    return [*random_listings(RANDOM_ROWS), *boundary_listings(fast), *extra]
+    return with_titles(fast, [*random_listings(RANDOM_ROWS), *boundary_listings(fast)]) \
+        + list(extra)
 
 
 def compare(expected: np.ndarray, actual: np.ndarray) -> Verdict:
@@ -117,12 +138,13 @@ def compare(expected: np.ndarray, actual: np.ndarray) -> Verdict:
     return Verdict(len(expected), float(np.max(relative, initial=0.0)), int(bad.sum()))
 
 
-def verify(fast: FastModel, pipeline: object, features: Sequence[str],
+def verify(fast: FastModel | TitleRouted, pipeline: object, features: Sequence[str],
            extra: Sequence[Mapping] = ()) -> Verdict:
     """Compare the fast path's both strategies with `pipeline.predict` on the check rows."""
+    if isinstance(fast, TitleRouted) and isinstance(pipeline, TitleFallback):
+        return _verify_routed(fast, pipeline, features, extra)
     listings = check_listings(fast, extra)
-    frame = pd.DataFrame([derive(row, features) for row in listings], columns=list(features))
-    expected = np.asarray(pipeline.predict(frame), dtype=np.float64)
+    expected = _expected(pipeline, features, listings)
     X = fast.encoder.encode(listings)
     small = np.concatenate([fast.predict_matrix(X[i:i + SMALL_BATCH], small=True)
                             for i in range(0, len(X), SMALL_BATCH)])
@@ -132,3 +154,22 @@ def verify(fast: FastModel, pipeline: object, features: Sequence[str],
                 compare(expected[:1], one)]
     return Verdict(len(listings), max(v.max_relative_error for v in verdicts),
                    sum(v.mismatches for v in verdicts))
+
+
+def _expected(pipeline: object, features: Sequence[str], listings: Sequence[Mapping]) -> np.ndarray:
+    frame = pd.DataFrame([derive(row, features) for row in listings], columns=list(features))
+    return np.asarray(pipeline.predict(frame), dtype=np.float64)
+
+
+def _verify_routed(fast: TitleRouted, model: TitleFallback, features: Sequence[str],
+                   extra: Sequence[Mapping]) -> Verdict:
+    """Each pipeline against its fast path, then the routing: titled, blank, left out."""
+    structured = [f for f in features if f != TITLE]
+    parts = [verify(fast.with_title, model.with_title_, features, extra),
+             verify(fast.without_title, model.without_title_, structured)]
+    titled = with_titles(fast.with_title, random_listings(60, seed=3))
+    mixed = [row if i % 3 == 0 else {**row, TITLE: " " * (i % 2)} if i % 3 == 1
+             else {k: v for k, v in row.items() if k != TITLE} for i, row in enumerate(titled)]
+    parts.append(compare(_expected(model, features, mixed), fast.predict(mixed)))
+    return Verdict(sum(v.rows for v in parts), max(v.max_relative_error for v in parts),
+                   sum(v.mismatches for v in parts))

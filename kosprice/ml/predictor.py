@@ -19,7 +19,7 @@ import pandas as pd
 from kosprice.features import derive
 from kosprice.logging import get_logger
 from kosprice.ml.exactness import RELATIVE_TOLERANCE, verify
-from kosprice.ml.fastpath import FastModel, Unsupported, compile_pipeline
+from kosprice.ml.fastpath import FastModel, TitleRouted, Unsupported, compile_pipeline
 from kosprice.ml.repository import LoadedModel
 
 log = get_logger("kosprice.predictor")
@@ -30,7 +30,7 @@ class Inference:
     """How a loaded model is evaluated, and why."""
 
     engine: str  # "fast" or "sklearn"
-    fast: FastModel | None = None
+    fast: FastModel | TitleRouted | None = None
     family: str | None = None
     checked_rows: int = 0
     max_relative_error: float | None = None

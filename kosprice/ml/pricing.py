@@ -17,7 +17,12 @@ import numpy as np
 
 from kosprice.features import FEATURES
 from kosprice.ml.intervals import DEFAULT_LEVEL, interval, level_key
+from kosprice.ml.title import TITLE, has_title
 
+TITLE_MISSING = {
+    "code": "title_missing", "feature": TITLE,
+    "message": "this model reads the listing title: without one it prices the listing from "
+               "the other inputs alone, with a price range calibrated for that"}
 PRICE_UNIT = 1_000
 """Prices are rounded to Rp 1,000: the models' errors are hundreds of thousands."""
 
@@ -42,9 +47,12 @@ class PricedPrediction:
 
 
 def training_ranges(inputs: Any) -> dict[str, dict[str, Any]]:
-    """Per model feature, what the training rows held: [min, max] or the values seen."""
+    """Per model feature, what the training rows held: [min, max] or the values seen (free
+    text: nothing)."""
     ranges = {}
     for column in inputs.columns:
+        if FEATURES[column].kind == "text":
+            continue
         values = inputs[column]
         if FEATURES[column].kind == "category":
             ranges[column] = {"values": sorted(str(v) for v in values.unique())}
@@ -106,7 +114,11 @@ def price_listing(raw: float, row: Mapping[str, Any], metadata: Mapping[str, Any
     """Describe one prediction: `row` holds the model's inputs (derived ones included)."""
     price, warnings = bounded_price(raw, metadata.get("price_distribution"))
     warnings = input_warnings(row, metadata.get("training_ranges") or {}) + warnings
-    bounds = (metadata.get("intervals") or {}).get("bounds", {}).get(level_key(level))
+    calibrated = metadata.get("intervals")
+    if TITLE in row and not has_title(row[TITLE]):
+        warnings.append(TITLE_MISSING)
+        calibrated = metadata.get("intervals_without_title")
+    bounds = (calibrated or {}).get("bounds", {}).get(level_key(level))
     price_range = judged = None
     if bounds is None:
         warnings.append({"code": "interval_unavailable",
@@ -137,9 +149,10 @@ def price_batch(raw: Sequence[float], rows: Sequence[Mapping[str, Any]],
     """`price_listing(...).as_dict()` of each row, the common rows priced as numpy columns.
 
     A common row is priced at the default level, without an offer, inside the training
-    prices: a rounded price, an interval and its input warnings, found one feature column at
-    a time. Every other row (one in `asked`, which maps a row number to its requested
-    (level, offered price), or a clamped one) goes through `price_listing` itself, and so
+    prices (and, for a title model, with a title): a rounded price, an interval and its
+    input warnings, found one feature column at a time. Every other row (one in `asked`,
+    which maps a row number to its requested (level, offered price), a clamped one, or a
+    title model's row without a title) goes through `price_listing` itself, and so
     does the whole batch when its columns hold anything unusual; a test compares the two on
     random batches (tests/unit/test_pricing_batch.py).
     """
@@ -163,6 +176,9 @@ def price_batch(raw: Sequence[float], rows: Sequence[Mapping[str, Any]],
                       & (np.abs(rounded) < _EXACT_LIMIT))
         for number in asked:
             common[number] = False
+        # A title model's listing without a title takes the twin's range and a warning.
+        common &= np.fromiter((TITLE not in row or has_title(row[TITLE]) for row in rows),
+                              dtype=bool, count=len(rows))
     bodies: list[dict[str, Any]] = [{}] * len(prices)
     if warnings is not None and common.any():
         for number, p, lo, hi in zip(np.flatnonzero(common).tolist(),

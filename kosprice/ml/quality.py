@@ -59,6 +59,7 @@ def summary_rows(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             "coverage": {key: coverage[key]["coverage"] for key in coverage},
             "test_rows": meta.get("evaluation", {}).get("test_rows"),
             "out_of_fold": (meta.get("intervals") or {}).get("out_of_fold_coverage"),
+            "mae_without_title": (meta.get("metrics_without_title") or {}).get("mae"),
         })
     return rows
 
@@ -66,18 +67,21 @@ def summary_rows(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def markdown(rows: list[dict[str, Any]]) -> list[str]:
     """The per-region table and the coverage table, as Markdown lines."""
     lines = ["| region | version | model (chosen by CV) | CV MAE (mean ± sd) | held-out MAE | "
-             "published MAE | R² | RMSE | MAPE | beats published | split | search time |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "published MAE | R² | RMSE | MAPE | beats published | split | search time | "
+             "held-out MAE, titles left out |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         cv = ("-" if r["cv_mae_mean"] is None
               else f"{r['cv_mae_mean']:,.0f} ± {r['cv_mae_sd']:,.0f}")
         seconds = "-" if r["search_seconds"] is None else f"{r['search_seconds']:.0f} s"
+        untitled = "-" if r["mae_without_title"] is None else f"{r['mae_without_title']:,.0f}"
         lines.append(
             f"| {r['region']} | {r['version']} | {r['model']} | {cv} | {r['mae']:,.0f} | "
             f"{r['published_mae']:,.0f} | {r['r2']:.3f} | {r['rmse']:,.0f} | {r['mape']:.1%} | "
             f"{'yes' if r['beats_published'] else 'no'} "
             f"({(r['mae'] - r['published_mae']) / r['published_mae']:+.1%}) | "
-            f"{r['stratify'] or '-'} | {seconds} |")
+            f"{r['stratify'] or '-'} | {seconds} | "
+            f"{untitled} |")
     lines += ["", "Price-range coverage on the held-out rows (target: the level ± 3 points):",
               "", "| region | rows | " + " | ".join(f"{level:g}" for level in LEVELS) + " |",
               "|---|---|" + "---|" * len(LEVELS)]
@@ -105,14 +109,18 @@ def out_of_fold_table(rows: list[dict[str, Any]]) -> list[str]:
              "| region | rows | " + " | ".join(f"{level:g}" for level in LEVELS) + " |",
              "|---|---|" + "---|" * len(LEVELS)]
     for r in measured:
-        levels = r["out_of_fold"]["levels"]
-        cells = []
-        for level in LEVELS:
-            m = levels.get(level_key(level))
-            cells.append("-" if m is None else f"{m['coverage']:.1%} ± {m['standard_error']:.1%}"
-                         + ("" if m["within_tolerance"] else " *"))
-        lines.append(f"| {r['region']} | {r['out_of_fold']['rows']} | " + " | ".join(cells)
-                     + " |")
+        ways = [("", r["out_of_fold"])]
+        if "without_title" in r["out_of_fold"]:
+            ways.append((", titles left out", r["out_of_fold"]["without_title"]))
+        for label, way in ways:
+            cells = []
+            for level in LEVELS:
+                m = way["levels"].get(level_key(level))
+                cells.append("-" if m is None else
+                             f"{m['coverage']:.1%} ± {m['standard_error']:.1%}"
+                             + ("" if m["within_tolerance"] else " *"))
+            lines.append(f"| {r['region']}{label} | {r['out_of_fold']['rows']} | "
+                         + " | ".join(cells) + " |")
     return lines
 
 

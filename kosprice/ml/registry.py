@@ -129,14 +129,32 @@ class ModelRegistry:
             "target_transform": meta.get("target_transform"),
             "params": meta["params"],
             "metrics": meta["metrics"],
+            "metrics_without_title": meta.get("metrics_without_title"),
             # What the client sends, and what the server computes from it (never sent).
-            "inputs": [f for f in meta["features"] if not FEATURES[f].derived],
+            "inputs": [f for f in meta["features"] if FEATURES[f].required],
+            "optional_inputs": [f for f in meta["features"] if FEATURES[f].optional],
             "derived_features": [f for f in meta["features"] if FEATURES[f].derived],
             "trained_at": meta["trained_at"],
             "sklearn_version": meta["sklearn_version"],
             "training_rows": meta["training_data"].get("rows"),
             "model_search": _search_summary(meta.get("model_search")),
             "price_range_coverage": (meta.get("intervals") or {}).get("holdout_coverage"),
+            "price_range_coverage_out_of_fold": _out_of_fold(meta),
             "versions_on_disk": [str(v) for v in self.versions_on_disk(region)],
             "inference": predictor.describe(model),
         }
+
+
+def _out_of_fold(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """Coverage and standard error per level, out of fold (and without the title)."""
+    def levels(intervals: Any) -> dict[str, Any] | None:
+        measured = (intervals or {}).get("out_of_fold_coverage")
+        if not measured:
+            return None
+        return {key: {"coverage": m["coverage"], "standard_error": m["standard_error"]}
+                for key, m in measured["levels"].items()}
+
+    found = levels(meta.get("intervals"))
+    if found is not None and (untitled := levels(meta.get("intervals_without_title"))):
+        found["without_title"] = untitled
+    return found

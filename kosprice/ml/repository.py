@@ -22,11 +22,14 @@ from kosprice.errors import IntegrityError
 from kosprice.features import FEATURES, REGIONS
 from kosprice.ml.artifact import METADATA_FILE, MODEL_FILE, REQUIRED_METADATA, sha256_file
 from kosprice.ml.signing import SIGNATURE_FILE, Signer
+from kosprice.ml.title import titled_part
 from kosprice.ml.versions import Version
 
 
 def final_regressor(model: Any) -> Any:
-    """The regressor at the end of a pipeline, unwrapped from a target transformer."""
+    """The regressor at the end of a pipeline, unwrapped from a target transformer (for a
+    title model, that of the pipeline reading the title)."""
+    model = titled_part(model)
     final = model[-1] if hasattr(model, "steps") else model
     if isinstance(final, TransformedTargetRegressor):
         final = getattr(final, "regressor_", final.regressor)
@@ -39,6 +42,7 @@ def target_transform(model: Any) -> str | None:
     Any other target transformer is reported by its functions' names, which the
     integrity check then refuses (metadata only ever says "log" or null).
     """
+    model = titled_part(model)
     final = model[-1] if hasattr(model, "steps") else model
     if not isinstance(final, TransformedTargetRegressor):
         return None

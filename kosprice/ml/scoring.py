@@ -45,6 +45,10 @@ class ScoringReport:
 def parse_value(name: str, text: str | None) -> object:
     """The value of a CSV cell for feature `name`; raise ValueError with the reason."""
     feature = FEATURES[name]
+    if feature.kind == "text":  # optional: an empty cell is a listing without a title
+        if not feature.accepts(text or ""):
+            raise ValueError(f"{name}: longer than {feature.maximum:g} characters")
+        return text or ""
     text = (text or "").strip()
     if not text:
         raise ValueError(f"{name}: missing")
@@ -119,7 +123,7 @@ def score_csv(model: LoadedModel, source: Path, target: Path, overwrite: bool = 
     with handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
-        missing = [name for name in inputs if name not in header]
+        missing = [name for name in inputs if FEATURES[name].required and name not in header]
         if missing:
             raise DataError(f"{source}: missing column(s) {', '.join(missing)}")
         columns = [*header, *(c for c in ADDED_COLUMNS if c not in header)]

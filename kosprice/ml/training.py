@@ -8,7 +8,8 @@ Cleaning, in order (each step is counted in the metadata's `cleaning` record):
 3. clip `luas_kamar` up to the catalogue's minimum (1 m²): a size of 0 is a data-entry
    placeholder, and the API refuses anything smaller, so the model never sees it;
 4. drop rows outside the feature catalogue's bounds: the API would refuse them, so the
-   model should not learn from them (e.g. a 625 m² "room").
+   model should not learn from them (e.g. a 625 m² "room");
+5. a missing title becomes an empty one, and a title is cut to the API's 200 characters.
 Then `amenities_count` is derived and the rows are split. When the data holds rows of the
 region's fixed evaluation set (kosprice.ml.evaluation), exactly those are held out, so no
 candidate ever trains on the rows it is judged on. Otherwise 80/20 (seed 42) as the original
@@ -58,6 +59,7 @@ from kosprice.ml.listing_ids import ROW_ID, row_ids
 from kosprice.ml.predictor import model_frame
 from kosprice.ml.pricing import training_ranges
 from kosprice.ml.repository import final_regressor, target_transform
+from kosprice.ml.title import TITLE, has_title
 
 MIN_ROWS = 30
 TEST_SIZE = 0.2
@@ -136,10 +138,17 @@ def clean(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict[str, Any]]
     in_bounds = np.logical_and.reduce([kept[c].map(FEATURES[c].accepts) for c in features])
     report["rows_out_of_catalogue_bounds"] = int((~in_bounds).sum())
     kept = kept[in_bounds]
+    # After row ids are taken: they hash the name as read.
+    kept[NAME_COLUMN] = clean_titles(kept[NAME_COLUMN]) if NAME_COLUMN in kept else ""
     report["rows_out"] = len(kept)
     if len(kept) < MIN_ROWS:
         raise DataError(f"only {len(kept)} rows left after cleaning; at least {MIN_ROWS} needed")
     return kept.reset_index(drop=True), [*features, *DERIVED_FEATURES], report
+
+
+def clean_titles(titles: pd.Series) -> pd.Series:
+    """A missing title is an empty one; a longer one than the API accepts is cut."""
+    return titles.fillna("").astype(str).str.slice(0, int(FEATURES[NAME_COLUMN].maximum))
 
 
 def build_pipeline(estimator_name: str, features: list[str], seed: int = SEED) -> Pipeline:
@@ -217,12 +226,15 @@ def decile_bins(values: pd.Series) -> dict[str, list]:
 
 
 def reference_distributions(inputs: pd.DataFrame) -> dict[str, Any]:
-    """Bin each training feature (deciles for numbers, counts per value otherwise).
+    """Bin each training feature (deciles for numbers, counts per value otherwise; free text
+    is not binned).
 
     Stored in metadata as the reference a drift monitor compares live requests with.
     """
     reference = {}
     for column in inputs.columns:
+        if FEATURES[column].kind == "text":
+            continue
         values = inputs[column]
         if FEATURES[column].kind == "number" and values.nunique() > 10:
             reference[column] = decile_bins(values)
@@ -253,25 +265,32 @@ def train(region: str, data: Path, estimator_name: str | None = None, seed: int 
     frame, features, cleaning = clean(frame)
     progress(f"kept {cleaning['rows_out']} rows; features: {', '.join(features)}")
 
-    inputs = model_inputs(frame, features)
+    titles = bool(frame[NAME_COLUMN].map(has_title).any())
+    inputs = model_inputs(frame, [*features, TITLE] if titles else features)
     prices = frame[TARGET].astype(float)
     train_index, test_index, stratify = split_rows(frame, region, seed, held_out)
-    x_train, x_test = inputs.loc[train_index], inputs.loc[test_index]
     y_train, y_test = prices.loc[train_index], prices.loc[test_index]
 
-    candidates = [estimator_name] if estimator_name else list(search.SEARCH_GRID)
-    progress(f"cross-validating {len(candidates)} candidate(s) on {len(x_train)} training rows "
-             f"({repeats} x {folds}-fold)")
-    found = search.search(x_train, y_train, features, seed, candidates, folds, repeats,
-                          progress)
+    candidates = [estimator_name] if estimator_name else [
+        name for name in search.SEARCH_GRID if titles or not search.CANDIDATES[name].title]
+    if not titles and search.CANDIDATES[candidates[0]].title:
+        raise DataError(f"{Path(data).name} has no listing titles ({NAME_COLUMN}): "
+                        f"{candidates[0]} reads them")
+    progress(f"cross-validating {len(candidates)} candidate(s) on {len(train_index)} training "
+             f"rows ({repeats} x {folds}-fold)")
+    found = search.search(inputs.loc[train_index], y_train, features, seed, candidates, folds,
+                          repeats, progress)
+    features = search.features_of(found.chosen, features)
+    x_train, x_test = inputs.loc[train_index, features], inputs.loc[test_index, features]
     progress(f"fitting {found.chosen} (lowest CV MAE) on {len(x_train)} rows")
     with threadpool_limits(1):
         model = build_pipeline(found.chosen, features, seed).fit(x_train, y_train)
     progress(f"scoring on {len(x_test)} held-out rows")
     predicted = model.predict(x_test)
     metrics = score(y_test, predicted)
-    bounds = intervals.conformal_bounds(
-        intervals.log_residuals(found.out_of_fold_actual, found.out_of_fold), n=len(x_train))
+    oof = found.out_of_fold
+    bounds = intervals.conformal_bounds(intervals.log_residuals(oof.actual, oof.predicted),
+                                        n=len(x_train))
 
     progress("measuring the price ranges' coverage out of fold over all rows")
     measured = calibration.out_of_fold_coverage(
@@ -306,6 +325,8 @@ def train(region: str, data: Path, estimator_name: str | None = None, seed: int 
             "holdout_coverage": intervals.coverage(y_test, predicted, bounds),
             "out_of_fold_coverage": measured,
         },
+        **(_without_title(model, x_test, y_test, oof, len(x_train), measured)
+           if oof.without_title is not None else {}),
         "cleaning": cleaning,
         "price_distribution": price_distribution(y_train),
         "training_ranges": training_ranges(x_train),
@@ -316,5 +337,18 @@ def train(region: str, data: Path, estimator_name: str | None = None, seed: int 
         "prediction_reference": decile_bins(pd.Series(model.predict(x_train))),
     }
     # clean() reset the index, so x_test's labels are rows of frame.
-    holdout = frame.loc[x_test.index, [*INPUT_FEATURES, TARGET]].reset_index(drop=True)
-    return TrainingResult(model=model, metadata=metadata, holdout=holdout)
+    holdout = frame.loc[x_test.index, [NAME_COLUMN, *INPUT_FEATURES, TARGET]]
+    return TrainingResult(model=model, metadata=metadata, holdout=holdout.reset_index(drop=True))
+
+
+def _without_title(model: Any, x_test: pd.DataFrame, y_test: pd.Series, oof: search.OutOfFold,
+                   calibration_rows: int, measured: dict[str, Any]) -> dict[str, Any]:
+    """A title model's held-out metrics and price ranges for listings sent without a title:
+    its title-less twin answers those, calibrated on its own out-of-fold residuals."""
+    predicted = model.predict(x_test.assign(**{TITLE: ""}))
+    bounds = intervals.conformal_bounds(intervals.log_residuals(oof.actual, oof.without_title),
+                                        n=calibration_rows)
+    return {"metrics_without_title": score(y_test, predicted), "intervals_without_title": {
+        "method": "as `intervals`, from the title-less twin's out-of-fold predictions",
+        "bounds": bounds, "holdout_coverage": intervals.coverage(y_test, predicted, bounds),
+        "out_of_fold_coverage": measured["without_title"]}}

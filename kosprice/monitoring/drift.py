@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from kosprice.features import TEXT_FEATURES
+
 PREDICTED_PRICE = "predicted_price"
 EPSILON = 1e-4
 MODERATE, SIGNIFICANT = 0.1, 0.25
@@ -199,6 +201,8 @@ class DriftReference:
         names = [*(features if isinstance(features, list) else reference), PREDICTED_PRICE]
         bins, unavailable = [], {}
         for name in dict.fromkeys(names):
+            if name in TEXT_FEATURES:  # free text (the title) has no bins to drift from
+                continue
             raw = (metadata.get("prediction_reference") if name == PREDICTED_PRICE
                    else reference.get(name))
             if raw is None:

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from kosprice.features import INPUT_FEATURES, REGIONS
-from tests.factories import build_models, synthetic_rows, train_version, write_csv
+from tests.factories import build_models, synthetic_rows, titled_rows, train_version, write_csv
 
 
 def fields_of(response) -> dict:
@@ -93,10 +93,18 @@ def test_a_feature_the_model_does_not_use_is_accepted_and_ignored(client_without
         == {"is_mesin_cuci": ["Must be 0 or 1."]}
 
 
-@pytest.mark.parametrize("extra", ["harga", "nama_kos", "amenities_count", "is_kolam_renang"])
+@pytest.mark.parametrize("extra", ["harga", "amenities_count", "is_kolam_renang"])
 def test_unknown_fields_are_refused(client, listing, extra):
     assert fields_of(client.post("/predict/yogyakarta", json={**listing, extra: 1})) == {
         extra: ["Unknown field."]}
+
+
+def test_a_title_is_accepted_and_ignored_by_a_model_that_does_not_read_it(client, listing):
+    plain = client.post("/predict/yogyakarta", json=listing).get_json()
+    titled = client.post("/predict/yogyakarta", json={**listing, "nama_kos": "Kost Apik"})
+    assert titled.status_code == 200
+    assert titled.get_json()["predicted_price"] == plain["predicted_price"]
+    assert titled.get_json()["warnings"] == plain["warnings"] == []
 
 
 @pytest.mark.parametrize("value", ["12", "12.5", True, False, None, [12], {"m2": 12}])
@@ -191,3 +199,41 @@ def test_a_newer_version_serves_once_present(models_dir, tmp_path, make_app, lis
 def test_validation_messages_say_what_type_was_sent(client, listing, field, sent, message):
     assert fields_of(client.post("/predict/yogyakarta", json={**listing, field: sent})) == {
         field: [message]}
+
+
+@pytest.fixture
+def client_with_titles(models_dir, tmp_path, make_app):
+    """Serve a yogyakarta v1.1.0 that reads the listing title (and its title-less twin)."""
+    data = write_csv(tmp_path / "titled.csv", titled_rows())
+    train_version(models_dir, "yogyakarta", data, version="v1.1.0",
+                  estimator="ridge_log_title")
+    return make_app().test_client()
+
+
+def test_the_title_is_optional_and_read_when_sent(client_with_titles, listing):
+    client = client_with_titles
+    described = client.get("/models/yogyakarta").get_json()
+    assert described["optional_inputs"] == ["nama_kos"] and "nama_kos" not in described["inputs"]
+    assert described["metrics_without_title"]["mae"] > described["metrics"]["mae"]
+    assert described["inference"]["engine"] == "fast"
+
+    def post(**title):
+        response = client.post("/predict/yogyakarta", json={**listing, **title})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.get_json()
+
+    plain, premium = post(nama_kos="Kost Apik Tipe A"), post(nama_kos="Kost Apik Eksklusif")
+    assert premium["predicted_price"] > plain["predicted_price"]
+    assert plain["warnings"] == premium["warnings"] == []
+    for untitled in (post(), post(nama_kos=""), post(nama_kos="   ")):
+        assert [w["code"] for w in untitled["warnings"]] == ["title_missing"]
+        assert untitled["price_range"] == post()["price_range"]
+    batch = client.post("/predict/yogyakarta/batch", json={"listings": [
+        {**listing, "nama_kos": "Kost Apik Eksklusif"}, listing]}).get_json()["results"]
+    assert [r["predicted_price"] for r in batch] == [premium["predicted_price"],
+                                                     post()["predicted_price"]]
+    assert fields_of(client.post("/predict/yogyakarta", json={**listing, "nama_kos": 7})) == {
+        "nama_kos": ["Expected a JSON string, got a number."]}
+    assert fields_of(client.post("/predict/yogyakarta", json={**listing,
+                                                              "nama_kos": "x" * 201})) == {
+        "nama_kos": ["Longer than maximum length 200."]}

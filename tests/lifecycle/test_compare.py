@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import mean_absolute_error
 
 from kosprice.errors import LifecycleError
-from kosprice.features import INPUT_FEATURES, REGIONS, TARGET
+from kosprice.features import INPUT_FEATURES, NAME_COLUMN, REGIONS, TARGET
 from kosprice.ml.comparison import HOLDOUT_FILE
 from tests.factories import synthetic_rows, write_csv
 from tests.lifecycle.conftest import BASE, REGION, better_data, production_like
@@ -79,7 +79,7 @@ def test_a_column_the_candidate_dropped_is_still_there_for_production(cli, lifec
 
     comparison, _ = lifecycle.compare(REGION, version)
     assert comparison.verdict in {"better", "worse"} and comparison.production is not None
-    assert set(holdout.columns) == {*INPUT_FEATURES, TARGET}
+    assert set(holdout.columns) == {NAME_COLUMN, *INPUT_FEATURES, TARGET}
 
 
 def test_production_needing_a_column_the_rows_lack_is_incomparable(cli, lifecycle, tmp_path,

@@ -20,6 +20,9 @@ USED = (*(name for name in LISTING if name not in ("is_ac", "is_internet")), "am
 ODD_VALUES = [None, True, False, 0, 1, 2, -1, 0.0, 1.0, 0.5, 1e-300, 100, 100.0000001, 50,
               50.0, 51, -0.0, math.nan, math.inf, -math.inf, 10**400, "1", "putri", "PUTRI",
               "", [], {}, [1], 3.7, 12, "campur", 1.5]
+TITLES = ["Kost Apik Tipe A", "", " ", "x" * 200, "x" * 201, None, 7, ["Kost"]]
+TITLED = (*USED, "nama_kos")
+"""A title model's features: the title is optional."""
 
 
 def random_payload(rng: random.Random) -> object:
@@ -33,6 +36,8 @@ def random_payload(rng: random.Random) -> object:
             payload.pop(name, None)
         elif action < 0.2:
             payload[rng.choice(["sauna", "harga", "amenities_count", "nama_kos"])] = 1
+        elif action < 0.3:
+            payload["nama_kos"] = rng.choice(TITLES)
         elif action < 0.6:
             payload[name] = rng.choice(ODD_VALUES)
         else:
@@ -43,7 +48,7 @@ def random_payload(rng: random.Random) -> object:
     return payload
 
 
-@pytest.mark.parametrize("used", [USED, USED[:4], (*USED[:3], "amenities_count")])
+@pytest.mark.parametrize("used", [USED, USED[:4], (*USED[:3], "amenities_count"), TITLED])
 def test_quick_check_agrees_with_the_schema_on_random_payloads(used):
     rng = random.Random(20261203)
     accepted = 0
@@ -73,7 +78,7 @@ def test_load_batch_reports_errors_by_index():
     assert raised.value.details == {"max_items": 10, "items": 11}
 
 
-@pytest.mark.parametrize("used", [USED, USED[:4]])
+@pytest.mark.parametrize("used", [USED, USED[:4], TITLED])
 def test_a_batch_checked_by_columns_says_what_each_item_says(used):
     """quick_listings groups items by their keys; a group with one odd value, or of a key
     order of its own, must still give each item exactly quick_listing's answer."""
@@ -86,6 +91,10 @@ def test_a_batch_checked_by_columns_says_what_each_item_says(used):
             item[rng.choice(INPUT_FEATURES)] = rng.choice(ODD_VALUES)
         if rng.random() < 0.2:  # the same keys in another order
             items.append(dict(reversed(list(LISTING.items()))))
+        if rng.random() < 0.3:  # titles, one of them perhaps too long
+            for item in items[:5]:
+                if type(item) is dict:
+                    item["nama_kos"] = rng.choice(TITLES[:5])
         if rng.random() < 0.2:  # flags sent as booleans, numbers as integers
             items.append({**LISTING, "is_ac": True, "is_km_dalam": False, "luas_kamar": 12})
         got = quick_listings(items, used)

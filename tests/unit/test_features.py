@@ -23,7 +23,7 @@ def test_catalogue_holds_the_issue_features_in_order():
     assert [f.name for f in CATALOGUE] == [
         "luas_kamar", "jarak_ke_bca", "tipe_kos", "is_ac", "is_km_dalam", "is_water_heater",
         "is_furnished", "is_internet", "is_listrik_free", "is_parkir_mobil", "is_mesin_cuci",
-        "amenities_count"]
+        "amenities_count", "nama_kos"]
     assert len(AMENITY_FLAGS) == 8 and all(name.startswith("is_") for name in AMENITY_FLAGS)
 
 

@@ -89,7 +89,19 @@ def test_shipped_models_price_a_batch_as_row_by_row(region):
     rng = random.Random(region)
     listings = [{**LISTING, "luas_kamar": rng.uniform(1, 100), "jarak_ke_bca": rng.uniform(0, 8),
                  "tipe_kos": rng.choice(["putra", "putri", "campur"]),
-                 "is_furnished": rng.randint(0, 1)} for _ in range(300)]
+                 "is_furnished": rng.randint(0, 1),
+                 "nama_kos": rng.choice(["Kost Apik Tipe A", "", " "])} for _ in range(300)]
     rows = [derive(listing, tuple(metadata["features"])) for listing in listings]
     prices = [rng.uniform(200_000, 9_000_000) for _ in rows]
     same(price_batch(prices, rows, metadata), by_row(prices, rows, metadata))
+
+
+def test_a_title_models_rows_without_a_title_take_the_twins_range():
+    metadata = {**METADATA, "features": [*ROW, "nama_kos"], "intervals_without_title": {
+        "bounds": {"0.8": [-0.5, 0.5]}}}
+    rows = [{**ROW, "nama_kos": title} for title in ("Kost Apik", "", "  ", "Kost Apik")]
+    got = price_batch([1e6] * 4, rows, metadata)
+    same(got, by_row([1e6] * 4, rows, metadata))
+    assert [[w["code"] for w in body["warnings"]] for body in got] == [
+        [], ["title_missing"], ["title_missing"], []]
+    assert got[0]["price_range"] != got[1]["price_range"] == got[2]["price_range"]

@@ -8,6 +8,7 @@ import pytest
 
 from kosprice.ml import search, training
 from kosprice.ml.repository import final_regressor, target_transform
+from kosprice.ml.title import TITLE, TitleFallback
 from tests.factories import synthetic_rows, write_csv
 
 FEATURES = ["luas_kamar", "jarak_ke_bca", "tipe_kos", "is_km_dalam", "amenities_count"]
@@ -16,7 +17,7 @@ FEATURES = ["luas_kamar", "jarak_ke_bca", "tipe_kos", "is_km_dalam", "amenities_
 @pytest.fixture(scope="module")
 def rows_xy():
     frame = pd.DataFrame(synthetic_rows(n=80, seed=11))
-    return training.model_inputs(frame, FEATURES), frame["harga"].astype(float)
+    return training.model_inputs(frame, [*FEATURES, TITLE]), frame["harga"].astype(float)
 
 
 def test_every_grid_candidate_is_a_pipeline_that_cannot_predict_zero_or_less(rows_xy):
@@ -27,14 +28,20 @@ def test_every_grid_candidate_is_a_pipeline_that_cannot_predict_zero_or_less(row
     for name in search.SEARCH_GRID:
         model = search.build_pipeline(name, FEATURES, 0)
         small = {k: 10 for k in model.get_params() if k.endswith(("n_estimators", "max_iter"))}
-        model = model.set_params(**small).fit(x, y)  # few trees: the structure is under test
-        assert [step for step, _ in model.steps] == ["preprocess", "estimator"]
+        columns = search.features_of(name, FEATURES)
+        model = model.set_params(**small).fit(x[columns], y)  # few trees: structure under test
+        parts = ([model.with_title_, model.without_title_] if isinstance(model, TitleFallback)
+                 else [model])
+        assert search.CANDIDATES[name].title == (len(parts) == 2) == (TITLE in columns)
+        for part in parts:
+            assert [step for step, _ in part.steps] == ["preprocess", "estimator"]
         regressor = type(final_regressor(model)).__name__
         assert regressor in {"Ridge", "RandomForestRegressor", "ExtraTreesRegressor",
                              "GradientBoostingRegressor", "HistGradientBoostingRegressor"}
         if regressor in {"Ridge", "GradientBoostingRegressor", "HistGradientBoostingRegressor"}:
             assert target_transform(model) == "log", name
-        assert model.predict(extreme)[0] > 0, name
+        assert model.predict(extreme[columns])[0] > 0, name
+        assert model.predict(extreme[columns].assign(**{TITLE: ""}))[0] > 0, name
 
 
 def test_the_lowest_mean_cv_mae_wins_and_every_candidate_is_reported(rows_xy):
@@ -45,7 +52,8 @@ def test_the_lowest_mean_cv_mae_wins_and_every_candidate_is_reported(rows_xy):
     assert [s.name for s in found.scores] == ["ridge", "ridge_log"]
     assert found.chosen == min(found.scores, key=lambda s: s.mean).name
     assert all(len(s.fold_maes) == 6 for s in found.scores)
-    assert len(found.out_of_fold) == len(found.out_of_fold_actual) == 2 * len(x)
+    assert len(found.out_of_fold.predicted) == len(found.out_of_fold.actual) == 2 * len(x)
+    assert found.out_of_fold.without_title is None
     summary = found.summary(seed=1)
     assert summary["cv_mae_mean"] == pytest.approx(np.mean(found.best.fold_maes))
     assert summary["cv_mae_sd"] == pytest.approx(np.std(found.best.fold_maes, ddof=1))
@@ -54,10 +62,21 @@ def test_the_lowest_mean_cv_mae_wins_and_every_candidate_is_reported(rows_xy):
 
 def test_each_row_is_predicted_once_per_repeat_by_a_model_that_did_not_see_it(rows_xy):
     x, y = rows_xy
-    _, predicted, actual = search.cross_validate("ridge", x, y, FEATURES, 0, 4, 2)
-    assert sorted(actual) == sorted([*y, *y])
-    in_sample = search.build_pipeline("ridge", FEATURES, 0).fit(x, y).predict(x)
-    assert np.abs(predicted - actual).mean() > np.abs(in_sample - y).mean()
+    _, oof = search.cross_validate("ridge", x, y, FEATURES, 0, 4, 2)
+    assert sorted(oof.actual) == sorted([*y, *y])
+    in_sample = search.build_pipeline("ridge", FEATURES, 0).fit(x[FEATURES], y).predict(x)
+    assert np.abs(oof.predicted - oof.actual).mean() > np.abs(in_sample - y).mean()
+
+
+def test_a_title_candidate_is_also_scored_without_titles(rows_xy):
+    x, y = rows_xy
+    score, oof = search.cross_validate("ridge_log_title", x, y, FEATURES, 0, 3, 1)
+    assert len(score.fold_maes_without_title) == len(score.fold_maes) == 3
+    assert len(oof.without_title) == len(oof.predicted) == len(x)
+    # The same folds without titles are the title-less twin's: ridge_log on the same rows.
+    _, twin = search.cross_validate("ridge_log", x, y, FEATURES, 0, 3, 1)
+    np.testing.assert_allclose(oof.without_title, twin.predicted, rtol=1e-12)
+    assert "cv_mae_without_title_mean" in score.summary()
 
 
 def test_the_search_is_reproducible_for_a_seed(rows_xy):
@@ -68,7 +87,7 @@ def test_the_search_is_reproducible_for_a_seed(rows_xy):
     assert first.summary(3)["candidates"] == [
         {**c, "seconds": c2["seconds"]} for c, c2 in zip(
             second.summary(3)["candidates"], first.summary(3)["candidates"], strict=True)]
-    assert np.array_equal(first.out_of_fold, second.out_of_fold)
+    assert np.array_equal(first.out_of_fold.predicted, second.out_of_fold.predicted)
 
 
 def test_train_never_lets_the_held_out_rows_choose(tmp_path, monkeypatch):

@@ -15,8 +15,8 @@ The parts: `encoder` (the ColumnTransformer), `regressors` (one class per regres
 `model` (the two put together, with the target transform's inverse).
 """
 
-from kosprice.ml.fastpath.model import FastModel, compile_pipeline
+from kosprice.ml.fastpath.model import FastModel, TitleRouted, compile_pipeline
 from kosprice.ml.fastpath.regressors import SMALL_BATCH
 from kosprice.ml.fastpath.unsupported import Unsupported
 
-__all__ = ["SMALL_BATCH", "FastModel", "Unsupported", "compile_pipeline"]
+__all__ = ["SMALL_BATCH", "FastModel", "TitleRouted", "Unsupported", "compile_pipeline"]

@@ -2,16 +2,19 @@
 
 Scalers (StandardScaler, RobustScaler, MinMaxScaler) and passthrough become one affine
 block each — `(x - shift) / divide * multiply + add`, in float64 and in the order the
-scalers' own `transform` uses — and a OneHotEncoder a block of 0.0/1.0 columns.
+scalers' own `transform` uses — a OneHotEncoder a block of 0.0/1.0 columns, and a
+CountVectorizer over the title a block of word columns, its words found by the fitted
+vectorizer's own analyzer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.preprocessing import (
     FunctionTransformer,
     MinMaxScaler,
@@ -29,13 +32,21 @@ class Block:
     """One transformer's output columns: numbers transformed affinely, or one-hot codes."""
 
     inputs: tuple[str, ...]
-    kind: str  # "affine" or "onehot"
+    kind: str  # "affine", "onehot" or "words"
     shift: np.ndarray | None = None  # affine: (x - shift) / divide * multiply + add
     divide: np.ndarray | None = None
     multiply: np.ndarray | None = None
     add: np.ndarray | None = None
     clip: tuple[float, float] | None = None
     codes: tuple[dict[str, int], ...] = ()  # onehot: category -> column, per input
+    analyzer: Callable[[str], list[str]] | None = None  # words: text -> words, word -> column
+    binary: bool = True
+
+    @property
+    def width(self) -> int:
+        if self.kind == "affine":
+            return len(self.inputs)
+        return sum(len(codes) for codes in self.codes)
 
 
 def _affine_block(transformer: object, inputs: tuple[str, ...]) -> Block:
@@ -55,6 +66,14 @@ def _affine_block(transformer: object, inputs: tuple[str, ...]) -> Block:
         return Block(inputs, "affine", multiply=transformer.scale_, add=transformer.min_,
                      clip=tuple(transformer.feature_range) if transformer.clip else None)
     raise Unsupported(f"numeric transformer {type(transformer).__name__} on {n} column(s)")
+
+
+def _words_block(vectorizer: CountVectorizer, column: str) -> Block:
+    if type(vectorizer) is not CountVectorizer:
+        raise Unsupported(f"text transformer {type(vectorizer).__name__}")
+    # The same callable CountVectorizer.transform applies to each document.
+    return Block((column,), "words", codes=(dict(vectorizer.vocabulary_),),
+                 analyzer=vectorizer.build_analyzer(), binary=vectorizer.binary)
 
 
 def _onehot_block(encoder: OneHotEncoder, inputs: tuple[str, ...]) -> Block:
@@ -81,6 +100,10 @@ class Encoder:
         for _name, step, columns in transformer.transformers_:
             if step == "drop" or len(columns) == 0:
                 continue
+            if isinstance(columns, str) and FEATURES.get(columns) and \
+                    FEATURES[columns].kind == "text" and columns in self.features:
+                self.blocks.append(_words_block(step, columns))
+                continue
             if not all(isinstance(c, str) and c in self.features for c in columns):
                 raise Unsupported("ColumnTransformer columns must be feature names")
             inputs = tuple(columns)
@@ -92,16 +115,15 @@ class Encoder:
         derived = [f for f in self.features if FEATURES[f].derived]
         if derived not in ([], ["amenities_count"]):
             raise Unsupported(f"derived feature(s) {derived}")
-        self.given = tuple(f for f in self.features
-                           if not FEATURES[f].derived and FEATURES[f].kind != "category")
+        self.given = tuple(f for f in self.features if not FEATURES[f].derived
+                           and FEATURES[f].kind not in ("category", "text"))
         self.amenities = np.array([i for i, f in enumerate(self.given) if f in AMENITY_FLAGS],
                                   dtype=np.intp) if derived else None
         self.numeric = (*self.given, *derived)
         position = {c: i for i, c in enumerate(self.numeric)}
         self._columns = [np.array([position[c] for c in b.inputs], dtype=np.intp)
                          if b.kind == "affine" else None for b in self.blocks]
-        self.width = sum(len(b.inputs) if b.kind == "affine"
-                         else sum(len(c) for c in b.codes) for b in self.blocks)
+        self.width = sum(b.width for b in self.blocks)
 
     def encode(self, listings: Sequence[Mapping[str, object]]) -> np.ndarray:
         """Return the float64 matrix the Pipeline's regressor would receive."""
@@ -114,8 +136,10 @@ class Encoder:
         for block, columns in zip(self.blocks, self._columns, strict=True):
             if block.kind == "affine":
                 parts.append(_affine(block, numbers[:, columns]))
-            else:
+            elif block.kind == "onehot":
                 parts.append(_onehot(block, listings))
+            else:
+                parts.append(_words(block, listings))
         return np.hstack(parts) if len(parts) > 1 else parts[0]
 
 
@@ -144,4 +168,16 @@ def _onehot(block: Block, rows: Sequence[Mapping[str, object]]) -> np.ndarray:
         known = column >= 0
         out[np.flatnonzero(known), start + column[known]] = 1.0
         start += width
+    return out
+
+
+def _words(block: Block, rows: Sequence[Mapping[str, object]]) -> np.ndarray:
+    (name,), (vocabulary,), analyzer = block.inputs, block.codes, block.analyzer
+    out = np.zeros((len(rows), len(vocabulary)), dtype=np.float64)
+    for i, row in enumerate(rows):
+        text = row.get(name, FEATURES[name].default)
+        for word in analyzer(text if isinstance(text, str) else ""):
+            column = vocabulary.get(word)
+            if column is not None:  # a word the vectorizer never saw sets no column
+                out[i, column] = 1.0 if block.binary else out[i, column] + 1.0
     return out

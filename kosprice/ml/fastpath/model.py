@@ -1,4 +1,5 @@
-"""The compiled model: encoder, regressor and target inverse of one fitted Pipeline."""
+"""The compiled model: encoder, regressor and target inverse of one fitted Pipeline (for a
+title model, one per pipeline, with the title deciding which prices a listing)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sklearn.pipeline import Pipeline
 from kosprice.ml.fastpath.encoder import Encoder
 from kosprice.ml.fastpath.regressors import Regressor, regressor_for
 from kosprice.ml.fastpath.unsupported import Unsupported
+from kosprice.ml.title import TITLE, TitleFallback, has_title
 
 INVERSE_FUNCTIONS: dict[object, Callable[[np.ndarray], np.ndarray]] = {
     None: lambda y: y, np.exp: np.exp, np.expm1: np.expm1}
@@ -42,8 +44,37 @@ class FastModel:
         return self.predict_matrix(self.encoder.encode(listings))
 
 
-def compile_pipeline(model: object, features: Sequence[str]) -> FastModel:
+class TitleRouted:
+    """A title model's two fast paths, chosen per listing as `TitleFallback.predict` does."""
+
+    def __init__(self, with_title: FastModel, without_title: FastModel) -> None:
+        self.with_title = with_title
+        self.without_title = without_title
+
+    @property
+    def family(self) -> str:
+        return f"{self.with_title.family}+title_fallback"
+
+    def predict(self, listings: Sequence[Mapping[str, object]]) -> np.ndarray:
+        titled = np.fromiter((has_title(listing.get(TITLE)) for listing in listings),
+                             dtype=bool, count=len(listings))
+        if titled.all():
+            return self.with_title.predict(listings)
+        if not titled.any():
+            return self.without_title.predict(listings)
+        predicted = np.empty(len(listings), dtype=np.float64)
+        for part, rows in ((self.with_title, np.flatnonzero(titled)),
+                           (self.without_title, np.flatnonzero(~titled))):
+            predicted[rows] = part.predict([listings[i] for i in rows])
+        return predicted
+
+
+def compile_pipeline(model: object, features: Sequence[str]) -> FastModel | TitleRouted:
     """Build the fast path of a fitted model, or raise Unsupported."""
+    if isinstance(model, TitleFallback):
+        return TitleRouted(compile_pipeline(model.with_title_, features),
+                           compile_pipeline(model.without_title_,
+                                            [f for f in features if f != TITLE]))
     inverse = None
     if isinstance(model, TransformedTargetRegressor):  # the whole Pipeline wrapped
         inverse, model = _inverse(model), model.regressor_
