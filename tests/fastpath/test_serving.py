@@ -48,7 +48,7 @@ def test_shipped_models_are_served_fast_and_exactly(shipped, region):
 def test_describe_reports_the_engine(shipped):
     description = shipped.describe("jakarta_selatan")["inference"]
     assert description["engine"] == "fast"
-    assert description["family"] == "forest"
+    assert description["family"] == "forest+title_fallback"
     assert description["checked_rows"] > 400
     assert description["max_relative_error"] < 1e-6
     assert description["warning"] is None
