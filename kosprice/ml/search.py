@@ -88,7 +88,8 @@ CANDIDATES: dict[str, Candidate] = {c.name: c for c in (
                                             max_features=0.5)),
     Candidate("random_forest_log_deep", _forest(RandomForestRegressor, 200, min_samples_leaf=1,
                                                 max_features=0.5), log_target=True),
-    # The same, reading the title's words too: 8-31k lower CV MAE in every region.
+    # Reading the title's words too (with a title-less twin): 9-36k lower CV MAE than the
+    # same candidate without them, in every region (docs/model-quality.md).
     Candidate("ridge_log_title", lambda seed: Ridge(alpha=1.0), log_target=True, title=True),
     Candidate("random_forest_deep_title", _forest(RandomForestRegressor, 200,
                                                   min_samples_leaf=1, max_features=0.5),

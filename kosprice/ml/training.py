@@ -288,14 +288,15 @@ def train(region: str, data: Path, estimator_name: str | None = None, seed: int 
     progress(f"scoring on {len(x_test)} held-out rows")
     predicted = model.predict(x_test)
     metrics = score(y_test, predicted)
-    oof = found.out_of_fold
+    progress(f"calibrating the price ranges ({calibration.CALIBRATION_FOLDS}-fold)")
+    oof = calibration.calibrating_predictions(found.chosen, x_train, y_train, features, seed)
     bounds = intervals.conformal_bounds(intervals.log_residuals(oof.actual, oof.predicted),
                                         n=len(x_train))
 
     progress("measuring the price ranges' coverage out of fold over all rows")
     measured = calibration.out_of_fold_coverage(
         inputs, prices, protocol_strata(region, prices)[0], features, found.chosen, seed,
-        folds, repeats, progress=progress)
+        progress=progress)
 
     estimator = final_regressor(model)
     metadata = {
@@ -319,7 +320,8 @@ def train(region: str, data: Path, estimator_name: str | None = None, seed: int 
         "model_search": found.summary(seed),
         "intervals": {
             "method": "cross-conformal: quantiles of log(actual / predicted) over the "
-                      "search's out-of-fold predictions of the chosen candidate",
+                      f"chosen candidate's {calibration.CALIBRATION_FOLDS}-fold out-of-fold "
+                      "predictions on the training rows",
             "calibration_rows": len(x_train), "default_level": intervals.DEFAULT_LEVEL,
             "bounds": bounds,
             "holdout_coverage": intervals.coverage(y_test, predicted, bounds),
