@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import statistics
@@ -22,6 +23,11 @@ def machine() -> str:
             f"load average {load}")
 
 
+def _ratio(numerator: float, denominator: float) -> float:
+    """numerator / denominator, NaN when a server answered nothing (a very short run)."""
+    return numerator / denominator if denominator else math.nan
+
+
 def _median(rounds, field):
     return statistics.median(getattr(r, field) for r in rounds)
 
@@ -39,11 +45,11 @@ def http_table(results: dict) -> str:
             lines.append(f"{region:<16}{name:<11}{m['requests_per_s']:>9.0f}{m['p50_ms']:>9.2f}"
                          f"{m['p99_ms']:>9.2f}{sum(r.errors for r in rounds):>8}")
         ours, quiet = med["kosprice"]["requests_per_s"], med["quiet"]["requests_per_s"]
-        cost = 1 - ours / quiet  # share of a request's time spent on monitoring and logging
+        cost = 1 - _ratio(ours, quiet)  # share of a request's time on monitoring and logging
         ratios.append(
-            f"{region:<16}{ours / med['framework']['requests_per_s']:>12.0%} "
-            f"{ours / med['floor']['requests_per_s']:>9.1f}x"
-            f"{med['kosprice']['p99_ms'] / med['floor']['p99_ms']:>15.2f}{cost:>20.1%}")
+            f"{region:<16}{_ratio(ours, med['framework']['requests_per_s']):>12.0%} "
+            f"{_ratio(ours, med['floor']['requests_per_s']):>9.1f}x"
+            f"{_ratio(med['kosprice']['p99_ms'], med['floor']['p99_ms']):>15.2f}{cost:>20.1%}")
     return "\n".join(lines + ratios + [TARGETS])
 
 
