@@ -8,9 +8,10 @@ Tracebacks never leave the server: clients get the error envelope only.
 
 Rotation: every Gunicorn worker appends to the same files, so no worker may rotate them (a
 RotatingFileHandler per process rotates on its own count and loses the others' lines). Each
-process writes through a WatchedFileHandler, which reopens the file once it has been renamed;
-one process only, the Gunicorn master, renames them (LogRotator) with the standard library's
-rollover (file -> .1 -> .2 ...). A line written in between lands in `.1`: never lost.
+process writes through a WatchedFileHandler, which reopens the file once it has been renamed
+(checked at most every ROTATION_CHECK_S, not before every line); one process only, the
+Gunicorn master, renames them (LogRotator) with the standard library's rollover (file -> .1
+-> .2 ...). A line written in between lands in `.1`: never lost.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import logging.handlers
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 import structlog
@@ -86,15 +88,36 @@ def json_formatter() -> logging.Formatter:
     return JSONLineFormatter()
 
 
+ROTATION_CHECK_S = 0.1
+"""How often at most a writer looks for a renamed log file (LogRotator renames at most once
+per its interval, 1 s by default, which must stay above this)."""
+
+
+class WatchedFile(logging.handlers.WatchedFileHandler):
+    """A WatchedFileHandler that stat()s its path at most every `check_interval` seconds
+    instead of before every line: lines written in between still land in the renamed file
+    (`.1`), as any line written between the rename and the check always did."""
+
+    def __init__(self, filename: Path, check_interval: float = ROTATION_CHECK_S) -> None:
+        super().__init__(filename, encoding="utf-8")
+        self.check_interval = check_interval
+        self.next_check = time.monotonic() + check_interval
+
+    def reopenIfNeeded(self) -> None:  # noqa: N802 - the standard library's name
+        now = time.monotonic()
+        if now >= self.next_check:
+            self.next_check = now + self.check_interval
+            super().reopenIfNeeded()
+
+
 def configure(level: str = "INFO", log_dir: Path | None = None) -> None:
     """Route structlog and the stdlib root logger to stdout and the log files."""
     formatter = json_formatter()
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.handlers.WatchedFileHandler(log_dir / "kosprice.log",
-                                                            encoding="utf-8"))
-        errors = logging.handlers.WatchedFileHandler(log_dir / "error.log", encoding="utf-8")
+        handlers.append(WatchedFile(log_dir / "kosprice.log"))
+        errors = WatchedFile(log_dir / "error.log")
         errors.setLevel(logging.ERROR)
         handlers.append(errors)
     root = logging.getLogger()
