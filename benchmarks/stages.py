@@ -21,6 +21,7 @@ from kosprice.api.batch import load_batch, validate_listing
 from kosprice.app import create_app
 from kosprice.features import derive
 from kosprice.ml import predictor
+from kosprice.ml.fastpath import TitleRouted
 from kosprice.ml.registry import ModelRegistry
 from kosprice.monitoring.store import Observation
 from kosprice.settings import Settings
@@ -103,6 +104,8 @@ def stages(models_dir: Path, redis_url: str | None, seconds: float,
                                              anomalies=[]),
                 "http_in_process": lambda r=region: client.post(f"/predict/{r}", json=LISTING),
             }
+            if isinstance(fast, TitleRouted):  # LISTING has no title: the twin prices it
+                fast = fast.without_title
             if fast is not None:
                 X = fast.encoder.encode([LISTING])
                 timed["encode"] = lambda f=fast: f.encoder.encode([LISTING])

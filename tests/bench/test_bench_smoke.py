@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks import apps, report, servers
 from benchmarks.stages import stages
-from tests.factories import LISTING
+from tests.factories import LISTING, titled_rows, train_version, write_csv
 from tests.servers import require_binary
 
 WRK_OUTPUT = """Running 2s test @ http://127.0.0.1:8000/predict/yogyakarta
@@ -57,7 +57,10 @@ def test_framework_and_floor_servers_answer_a_wrk_round(models_dir, tmp_path):
             server.stop()
 
 
-def test_stage_timings_cover_the_predict_path(models_dir, redis_url, store_prefix):
+def test_stage_timings_cover_the_predict_path(models_dir, redis_url, store_prefix, tmp_path):
+    # One region served by a title model (two pipelines), as the shipped ones are.
+    train_version(models_dir, "yogyakarta", write_csv(tmp_path / "titled.csv", titled_rows()),
+                  "v1.1.0", "ridge_log_title")
     rows = stages(models_dir, redis_url, seconds=0.02, prefix=store_prefix, batch_size=20)
     assert [row["region"] for row in rows] == sorted(row["region"] for row in rows)
     for row in rows:
