@@ -23,7 +23,7 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-from kosprice.features import AMENITY_FLAGS, FEATURES
+from kosprice.features import AMENITY_FLAGS, FEATURES, TEXT_FEATURES
 from kosprice.ml.fastpath.unsupported import Unsupported
 
 
@@ -100,8 +100,9 @@ class Encoder:
         for _name, step, columns in transformer.transformers_:
             if step == "drop" or len(columns) == 0:
                 continue
-            if isinstance(columns, str) and FEATURES.get(columns) and \
-                    FEATURES[columns].kind == "text" and columns in self.features:
+            if isinstance(columns, str):  # one column name: a text transformer's 1-D input
+                if columns not in TEXT_FEATURES or columns not in self.features:
+                    raise Unsupported(f"a transformer of the single column {columns!r}")
                 self.blocks.append(_words_block(step, columns))
                 continue
             if not all(isinstance(c, str) and c in self.features for c in columns):
