@@ -13,13 +13,14 @@ for every scrape, so they are registered into it there.
 from __future__ import annotations
 
 import os
+from timeit import default_timer
 
-from flask import Flask, Request, request
-from prometheus_client import CollectorRegistry
+from flask import Flask, Request, Response, current_app, request
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from prometheus_flask_exporter import PrometheusMetrics
+from prometheus_flask_exporter import NO_PREFIX, PrometheusMetrics, _to_status_code
 from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 
 from kosprice.monitoring.metrics import LATENCY_BUCKETS
@@ -27,7 +28,90 @@ from kosprice.monitoring.metrics import LATENCY_BUCKETS
 EXTENSION = "kosprice.prometheus"
 
 
-class _MultiprocessMetrics(GunicornInternalPrometheusMetrics):
+class _LeanDefaults:
+    """The exporter's default request metrics (the same names, help, labels and buckets),
+    recorded by lighter hooks.
+
+    `PrometheusMetrics.export_defaults`'s hooks look up the labelled series of every request
+    through `labels()` (validation, a lock, a dict) and reach Flask's request proxy a dozen
+    times; these hooks keep each series once looked up and read the request once. What is
+    counted, and when, is the exporter's: duration and total in `after_request`, or at
+    teardown (as status 500) for a request that raised, once; exceptions at teardown;
+    nothing for a request marked `prom_do_not_track` or `prom_exclude_all`. Configurations
+    these hooks do not cover (default labels, excluded paths, a group named by attribute,
+    a summary) get the exporter's own.
+    """
+
+    def export_defaults(self, buckets=None, group_by="path", latency_as_histogram=True,
+                        prefix="flask", app=None, **kwargs):
+        if (kwargs or not callable(group_by) or not latency_as_histogram or not prefix
+                or prefix == NO_PREFIX or self._default_labels or self.excluded_paths):
+            return super().export_defaults(buckets, group_by, latency_as_histogram, prefix,
+                                           app, **kwargs)
+        app = app or self.app or current_app
+        try:
+            self.info(f"{prefix}_exporter_info",
+                      "Information about the Prometheus Flask exporter", version=self.version)
+        except ValueError:
+            return None  # already exported for this registry
+        group = group_by.__name__
+        duration = Histogram(
+            f"{prefix}_http_request_duration_seconds", "Flask HTTP request duration in seconds",
+            ("method", group, "status"), registry=self.registry,
+            **({"buckets": buckets} if buckets is not None else {}))
+        total = Counter(f"{prefix}_http_request_total", "Total number of HTTP requests",
+                        ("method", "status"), registry=self.registry)
+        exceptions = Counter(
+            f"{prefix}_http_request_exceptions_total",
+            "Total number of HTTP requests which resulted in an exception",
+            ("method", "status"), registry=self.registry)
+        series: dict[tuple, tuple] = {}  # (method, group, status) -> (duration, total)
+
+        def untracked(req: Request) -> bool:
+            return hasattr(req, "prom_do_not_track") or hasattr(req, "prom_exclude_all")
+
+        def record(req: Request, status: int) -> None:
+            if hasattr(req, "prom_defaults_reported"):
+                return
+            req.prom_defaults_reported = True
+            key = (req.method, group_by(req), status)
+            found = series.get(key)
+            if found is None:
+                found = series[key] = (
+                    duration.labels(**{"method": key[0], group: key[1], "status": status}),
+                    total.labels(method=key[0], status=status))
+            started = getattr(req, "prom_start_time", None)
+            if started is not None:
+                found[0].observe(max(default_timer() - started, 0))
+            found[1].inc()
+
+        def before_request() -> None:
+            request.prom_start_time = default_timer()
+
+        def after_request(response: Response) -> Response:
+            req = request._get_current_object()
+            if not untracked(req):
+                record(req, _to_status_code(response.status_code))
+            return response
+
+        def teardown_request(exception=None) -> None:
+            req = request._get_current_object()
+            if exception is None or untracked(req):
+                return
+            exceptions.labels(method=req.method, status=500).inc()
+            record(req, 500)
+
+        app.before_request(before_request)
+        app.after_request(after_request)
+        app.teardown_request(teardown_request)
+        return None
+
+
+class _Metrics(_LeanDefaults, PrometheusMetrics):
+    """The exporter, one process (tests, `flask run`)."""
+
+
+class _MultiprocessMetrics(_LeanDefaults, GunicornInternalPrometheusMetrics):
     """The exporter's multiprocess /metrics, plus the collectors computed at scrape time."""
 
     scrape_collectors: list[Collector]
@@ -58,7 +142,7 @@ def init_app(app: Flask) -> CollectorRegistry:
         exporter = _MultiprocessMetrics(app, **options)
         exporter.scrape_collectors = []
     else:
-        exporter = PrometheusMetrics(app, registry=CollectorRegistry(), **options)
+        exporter = _Metrics(app, registry=CollectorRegistry(), **options)
 
     @app.before_request
     def untrack_unknown_methods() -> None:
