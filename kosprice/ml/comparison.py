@@ -26,6 +26,8 @@ from kosprice.ml.training import model_inputs, score
 from kosprice.ml.versions import FIRST, Bump, Version
 
 HOLDOUT_FILE = "holdout.csv"
+BOOTSTRAP_RESAMPLES = 4000
+BOOTSTRAP_LEVEL = 0.95
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,23 @@ class Comparison:
     def needs_force(self) -> bool:
         """True when promoting needs --force: worse, incomparable, or a large data shift."""
         return self.worse or bool(self.shift)
+
+    def mae_difference_interval(self) -> tuple[float, float] | None:
+        """A paired bootstrap interval of MAE(candidate) - MAE(production) on these rows.
+
+        The verdict compares two MAEs on ~100 rows; refitting the same forest with its rows in
+        another order moves its MAE by 4-15k. An interval that holds 0 says the difference may
+        be that noise. Informative only: the verdict and the bump rule do not read it.
+        """
+        if self.production is None or self.rows < 2:
+            return None
+        gain = (np.abs(self.candidate.predictions - self.actual)
+                - np.abs(self.production.predictions - self.actual))
+        rng = np.random.default_rng(0)  # seeded: the same rows give the same interval
+        resampled = gain[rng.integers(0, len(gain), (BOOTSTRAP_RESAMPLES, len(gain)))]
+        tail = (1 - BOOTSTRAP_LEVEL) / 2
+        low, high = np.quantile(resampled.mean(axis=1), [tail, 1 - tail])
+        return float(low), float(high)
 
     def param_changes(self) -> dict[str, tuple[Any, Any]]:
         """Parameters whose value differs: name -> (production, candidate)."""

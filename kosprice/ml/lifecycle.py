@@ -218,7 +218,8 @@ class Lifecycle:
                     "evaluation_sha256": comparison.evaluation_sha256,
                     "from": None if comparison.production is None
                     else comparison.production.metrics,
-                    "to": comparison.candidate.metrics},
+                    "to": comparison.candidate.metrics,
+                    "mae_difference_interval": comparison.mae_difference_interval()},
                 "model_sha256": model.metadata["model_sha256"],
             }
             staging = self.journal.stage_promotion(

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from kosprice.ml.comparison import Comparison, Evaluation
+from kosprice.ml.comparison import BOOTSTRAP_LEVEL, Comparison, Evaluation
 
 REPORT_DIR = "report"
 COLOURS = ("tab:blue", "tab:orange")
@@ -32,6 +32,10 @@ def comparison_table(c: Comparison) -> list[str]:
     for key, label, fmt in (("mae", "MAE (Rp)", _money), ("rmse", "RMSE (Rp)", _money),
                             ("r2", "R²", "{:.4f}".format), ("mape", "MAPE", "{:.2%}".format)):
         rows.append([label, fmt(c.candidate.metrics[key]), fmt(p.metrics[key]) if p else "-"])
+    if (interval := c.mae_difference_interval()) is not None:
+        rows.append([f"MAE difference, {BOOTSTRAP_LEVEL:.0%} paired bootstrap",
+                     f"{c.candidate.metrics['mae'] - p.metrics['mae']:+,.0f} "
+                     f"[{interval[0]:+,.0f}, {interval[1]:+,.0f}]", "-"])
     rows.append(["features", ", ".join(c.candidate.features),
                  ", ".join(p.features) if p else "-"])
     if p is not None and p.model_type != c.candidate.model_type:
