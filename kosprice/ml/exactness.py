@@ -77,7 +77,7 @@ def boundary_listings(fast: FastModel, seed: int = 1) -> list[dict]:
         feature = FEATURES[name]
         if feature.kind != "number" or feature.derived:
             continue
-        internal = (flat.feature == column) & (flat.left != np.arange(flat.n_nodes))
+        internal = (flat.feature == column) & flat.internal
         thresholds = np.unique(flat.threshold[internal])
         if len(thresholds) > BOUNDARY_THRESHOLDS:
             thresholds = rng.choice(thresholds, BOUNDARY_THRESHOLDS, replace=False)

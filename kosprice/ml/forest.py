@@ -1,11 +1,12 @@
 """Every tree of an ensemble in one set of flat numpy arrays, walked for all trees at once.
 
 scikit-learn evaluates a forest one tree at a time, each call with its own Python and
-validation overhead (about 100 µs a tree). Here the trees' nodes are concatenated, a leaf
-points to itself, and a batch of rows descends all trees together: one vectorised step per
-level of the deepest tree. The comparison is scikit-learn's own: `x <= threshold` goes left,
-with `x` in the dtype the estimator compares in (float32 for DecisionTree-based ensembles,
-which cast X before predicting; float64 for HistGradientBoosting).
+validation overhead (about 100 µs a tree). Here the trees' nodes are concatenated, each
+node's two children side by side, a leaf points to itself, and a batch of rows descends all
+trees together: one vectorised step per level, until every row has reached its leaves.
+The comparison is scikit-learn's own: `x <= threshold` goes left, with `x` in the dtype
+the estimator compares in (float32 for DecisionTree-based ensembles, which cast X before
+predicting; float64 for HistGradientBoosting).
 """
 
 from __future__ import annotations
@@ -13,6 +14,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+
+def siblings_adjacent(left: np.ndarray, right: np.ndarray, leaf: np.ndarray) -> np.ndarray:
+    """New node ids for one tree (root 0) in which each node's children are neighbours:
+    the left one is the right one minus 1, so one step needs a single child lookup."""
+    internal = np.flatnonzero(~leaf)
+    pair = np.arange(len(internal), dtype=np.intp) * 2
+    new = np.full(len(leaf), -1, dtype=np.intp)
+    new[0] = 0
+    new[left[internal]] = pair + 1
+    new[right[internal]] = pair + 2
+    if len(leaf) != 2 * len(internal) + 1 or not np.array_equal(
+            np.sort(new), np.arange(len(leaf))):
+        raise ValueError("not a binary tree rooted at node 0")
+    return new
 
 
 class FlatForest:
@@ -25,18 +41,32 @@ class FlatForest:
                  lefts: Sequence[np.ndarray], rights: Sequence[np.ndarray],
                  leaves: Sequence[np.ndarray], values: Sequence[np.ndarray],
                  depth: int, dtype: type) -> None:
-        sizes = [len(f) for f in features]
+        order = [siblings_adjacent(np.asarray(left, np.intp), np.asarray(right, np.intp),
+                                   np.asarray(leaf, bool))
+                 for left, right, leaf in zip(lefts, rights, leaves, strict=True)]
+        sizes = [len(o) for o in order]
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-        leaf = np.concatenate(leaves).astype(bool)
-        own = np.arange(int(sum(sizes)), dtype=np.intp)
-        # A leaf is its own child, so rows that reached one stay there on later levels.
-        self.left = np.where(leaf, own, np.concatenate(
-            [np.asarray(a, np.intp) + o for a, o in zip(lefts, offsets, strict=True)]))
-        self.right = np.where(leaf, own, np.concatenate(
-            [np.asarray(a, np.intp) + o for a, o in zip(rights, offsets, strict=True)]))
-        self.feature = np.where(leaf, 0, np.concatenate(features)).astype(np.intp)
-        self.threshold = np.concatenate(thresholds).astype(np.float64)
-        self.value = np.concatenate(values).astype(np.float64)
+
+        def placed(values, new: np.ndarray, dtype) -> np.ndarray:
+            moved = np.empty(len(new), dtype)
+            moved[new] = values
+            return moved
+
+        def laid_out(arrays, dtype) -> np.ndarray:
+            """Each tree's per-node array in its sibling-adjacent order, concatenated."""
+            return np.concatenate([placed(values, new, dtype)
+                                   for values, new in zip(arrays, order, strict=True)])
+
+        leaf = laid_out(leaves, bool)
+        # A leaf is its own child and its threshold NaN (`x <= NaN` is never true), so rows
+        # that reached one stay there on later levels.
+        self.right = np.concatenate([
+            placed(np.where(is_leaf, new, new.take(np.maximum(right, 0))), new, np.intp) + o
+            for new, right, is_leaf, o in zip(order, rights, leaves, offsets, strict=True)])
+        self.internal = ~leaf
+        self.feature = np.where(leaf, 0, laid_out(features, np.intp)).astype(np.intp)
+        self.threshold = np.where(leaf, np.nan, laid_out(thresholds, np.float64))
+        self.value = laid_out(values, np.float64)
         self.roots = offsets
         self.depth = int(depth)
         self.dtype = dtype
@@ -92,8 +122,8 @@ class FlatForest:
             if rows > 1:
                 index += row_start
             # float32 x against a float64 threshold compares exactly, as in scikit-learn.
-            step = np.where(flat.take(index) <= self.threshold.take(node),
-                            self.left.take(node), self.right.take(node))
+            # `x <= threshold` goes left, which is the right child's neighbour.
+            step = self.right.take(node) - (flat.take(index) <= self.threshold.take(node))
             # A row's paths end well above the deepest tree's depth (fully grown forests:
             # 15-25 levels of 21-31): stop once no node moved, looked at every few levels.
             if level % self.STOP_CHECK == 0 and (step == node).all():
