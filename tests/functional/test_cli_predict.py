@@ -12,7 +12,7 @@ from kosprice.features import derive
 from kosprice.ml import predictor
 from kosprice.ml.pricing import price_listing
 from kosprice.ml.repository import load_or_fail
-from tests.factories import synthetic_rows, write_csv
+from tests.factories import synthetic_rows, titled_rows, train_version, write_csv
 
 
 @pytest.fixture
@@ -81,3 +81,25 @@ def test_a_missing_column_stops_before_writing(runner, tmp_path):
     assert result.exit_code == 1 and "missing column(s) jarak_ke_bca" in result.output
     assert not target.exists()
     assert list(tmp_path.glob(".priced.csv.*")) == []
+
+
+def test_a_title_model_reads_the_title_column_and_prices_empty_ones_by_its_twin(
+        runner, models_dir, tmp_path):
+    train_version(models_dir, "yogyakarta", write_csv(tmp_path / "titled.csv", titled_rows()),
+                  "v1.1.0", "ridge_log_title")
+    rows = titled_rows(40, seed=9)
+    for row in rows[::2]:
+        row["nama_kos"] = ""
+    rows[5]["nama_kos"] = "x" * 201
+    source = write_csv(tmp_path / "listings.csv", rows)
+    result = runner.invoke(main, ["predict", "--region", "yogyakarta", "--data", str(source),
+                                  "--out", str(tmp_path / "priced.csv")])
+    assert result.exit_code == 0, result.output
+    assert "line 7: rejected: nama_kos: longer than 200 characters" in result.output
+    written = read(tmp_path / "priced.csv")
+    assert [r["warnings"] for r in written[:5]] == ["title_missing", "", "title_missing", "",
+                                                    "title_missing"]
+    model = load_or_fail(models_dir)["yogyakarta"]
+    assert [int(r["predicted_price"]) for r in written[:5]] == [
+        price_listing(raw, derive(row, model.features), model.metadata).predicted_price
+        for raw, row in zip(predictor.predict(model, rows[:5]), rows[:5], strict=True)]
