@@ -128,6 +128,11 @@ def configure(level: str = "INFO", log_dir: Path | None = None) -> None:
         handler.setFormatter(formatter)
         root.addHandler(handler)
     root.setLevel(level)
+    # No line shows the calling file and line, thread or process name (`pid` is add_pid's):
+    # the standard library's documented switches stop it looking them up for every record
+    # (findCaller walks the stack), which every request paid for its two lines.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 
     structlog.configure(
         processors=[*_SHARED_PROCESSORS[:-1],
