@@ -49,10 +49,20 @@ def host_key(path: Path) -> bytes:
 
 
 class ClientHasher:
+    KNOWN = 4096
+    """Hashes kept per process: clients repeat (behind a proxy, a handful of addresses)."""
+
     def __init__(self, key: bytes) -> None:
         self.key = key
+        self._known: dict[str, str] = {}
 
     def of(self, address: str | None) -> str:
         if not address:
             return "unknown"
-        return hmac.new(self.key, address.encode(), hashlib.sha256).hexdigest()[:12]
+        found = self._known.get(address)
+        if found is None:
+            if len(self._known) >= self.KNOWN:
+                self._known.clear()
+            found = hmac.new(self.key, address.encode(), hashlib.sha256).hexdigest()[:12]
+            self._known[address] = found
+        return found

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +52,16 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
 
 
+@dataclass(frozen=True)
+class _Series:
+    """The labelled metric series of one region and model version."""
+
+    predictions: Any
+    price: Any
+    request_latency: Any
+    model_latency: Any
+
+
 class Monitor:
     def __init__(self, store: MonitorStore, metrics: Metrics, retry_after: float,
                  price_limits: Mapping[str, tuple[float, float]] | None = None,
@@ -66,6 +77,8 @@ class Monitor:
         self.drift_min_sample = drift_min_sample
         self._drift: dict[tuple[str, str], DriftReference] = {}
         self._last_warning = float("-inf")
+        self._series_of: dict[tuple[str, str | None], _Series] = {}
+        self._store_up = metrics.store_up.labels(store.kind)
         # Every worker reports whether the store answers from its start, not only once it
         # has recorded something (the gauge is the minimum over live workers).
         self._call("record", store.ping)
@@ -89,15 +102,31 @@ class Monitor:
         """Count a request and its predictions in Prometheus and, in one round trip, in the
         shared store; never raise."""
         o = observation
+        series = self._series(o.region, o.model_version)
         if o.prices:
-            self.metrics.predictions.labels(o.region, o.model_version).inc(len(o.prices))
-            observe_many(self.metrics.prediction_price.labels(o.region), o.prices)
-            for kind, count in Counter(k for kinds in o.anomalies for k in kinds).items():
-                self.metrics.anomalies.labels(o.region, kind).inc(count)
-        self.metrics.request_latency.labels(o.region).observe(o.latency_ms / 1000)
+            series.predictions.inc(len(o.prices))
+            observe_many(series.price, o.prices)
+            if any(o.anomalies):
+                for kind, count in Counter(k for kinds in o.anomalies for k in kinds).items():
+                    self.metrics.anomalies.labels(o.region, kind).inc(count)
+        series.request_latency.observe(o.latency_ms / 1000)
         if model_latency is not None:
-            self.metrics.model_latency.labels(o.region).observe(model_latency)
+            series.model_latency.observe(model_latency)
         self._call("record", lambda: self.store.record(o))
+
+    def _series(self, region: str, version: str | None) -> _Series:
+        """The metric series one request of `region` and `version` records into, looked up
+        once (`labels()` validates and locks on every call)."""
+        key = (region, version)
+        found = self._series_of.get(key)
+        if found is None:
+            metrics = self.metrics
+            found = self._series_of[key] = _Series(
+                predictions=metrics.predictions.labels(region, version),
+                price=metrics.prediction_price.labels(region),
+                request_latency=metrics.request_latency.labels(region),
+                model_latency=metrics.model_latency.labels(region))
+        return found
 
     def _call(self, operation: str, action: Callable[[], Any]) -> Any:
         """Run a store action ("record" or "read") behind its breaker; None when it can't."""
@@ -119,7 +148,7 @@ class Monitor:
                             error=f"{type(exc).__name__}: {exc}",
                             retry_after_s=self.retry_after)
             return None
-        self.metrics.store_up.labels(self.store.kind).set(1)
+        self._store_up.set(1)
         return result
 
     # -- reading --------------------------------------------------------------------------
