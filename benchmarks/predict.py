@@ -7,11 +7,14 @@ On loopback, under deploy/gunicorn.conf.py (whatever it says at run time), four 
   floor      plain Flask calling the region's model.pkl on a one-row DataFrame
   kosprice   the service: validation, Redis monitoring and JSON logging on
   quiet      the service with monitoring and the per-prediction log line off
-`wrk` (4 connections) runs against each in alternating rounds, so a machine that slows down
-mid-run slows all four alike; the medians and their ratios are printed per region. Then
-in-process microbenchmarks of each stage of the predict path, batch throughput, and the
-resident memory of each worker. These machines are shared and noisy: only ratios from one
-run mean anything. Not a test: nothing here asserts a speed.
+`wrk` (8 connections) runs against each in alternating rounds, so a machine that slows down
+mid-run slows all four alike; the medians and their ratios are printed per region. Eight, not
+four: a gthread worker accepts greedily, and 4 kept-alive connections landed all on one of
+the two workers in about half of the runs (the other idle; 400-475 req/s against
+1,100-1,160 when split), so a region's figure depended on where wrk's connections fell.
+Then in-process microbenchmarks of each stage of the predict path, batch throughput, and
+the resident memory of each worker. These machines are shared and noisy: only ratios from
+one run mean anything. Not a test: nothing here asserts a speed.
 """
 
 from __future__ import annotations
@@ -68,7 +71,8 @@ def http_rounds(servers: dict, regions: list[str], args, tmp: Path) -> dict:
     for round_number in range(args.rounds):
         for region in regions:
             for name, server in servers.items():
-                result = http.run_wrk(f"{server.url}/predict/{region}", script, args.seconds)
+                result = http.run_wrk(f"{server.url}/predict/{region}", script, args.seconds,
+                                      args.connections)
                 results[region][name].append(result)
         print(f"  round {round_number + 1}/{args.rounds} done", flush=True)
     return results
@@ -105,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5, help="length of one wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument("--stage-seconds", type=float, default=1.0,
                         help="time per in-process microbenchmark")
     parser.add_argument("--regions", nargs="+", default=list(REGIONS), choices=REGIONS)
@@ -127,7 +132,8 @@ def main() -> None:
                 for server in servers.values():
                     server.wait_ready()
                 print(f"wrk: {args.rounds} rounds x {len(servers)} servers x "
-                      f"{len(args.regions)} regions x {args.seconds:.0f} s", flush=True)
+                      f"{len(args.regions)} regions x {args.seconds:.0f} s, "
+                      f"{args.connections} connections", flush=True)
                 results = http_rounds(servers, args.regions, args, tmp)
                 print(report.http_table(results))
                 print(f"kosprice: {store_failures(servers['kosprice']):,} store recordings "
