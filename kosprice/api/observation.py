@@ -7,6 +7,7 @@ counts it once the response (success or error envelope) is known.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from flask import Flask, Response, g, request
@@ -38,6 +39,8 @@ class PredictionState:
     """Each price's listing and model-output reference-bin slots (`DriftReference.encode`)."""
     model_latency: float | None = None
     """Seconds spent in the model call."""
+    warnings: Mapping[str, int] = field(default_factory=dict)
+    """How many of the priced listings carry each warning code."""
 
     def log_fields(self) -> tuple[str, dict]:
         """The canonical line's event and the fields of its kind of request."""
@@ -95,7 +98,7 @@ def observe_prediction(response: Response) -> Response:
             status=response.status_code, latency_ms=latency_ms,
             model_version=state.model_version, prices=state.prices,
             anomalies=state.anomalies, drift=state.drift, client=_client(),
-            batch=state.batch), state.model_latency)
+            batch=state.batch), state.model_latency, state.warnings)
     return response
 
 

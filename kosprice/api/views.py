@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
@@ -87,6 +88,7 @@ def predict(region: str):
     priced = price_listing(raw, row, model.metadata,
                            options.get(INTERVAL_LEVEL, DEFAULT_LEVEL), options.get(OFFERED_PRICE))
     state.prices = (priced.predicted_price,)
+    state.warnings = Counter(warning["code"] for warning in priced.warnings)
     # Anomalies judge what the model said, before any clamp to the training prices.
     state.anomalies = (services().anomaly_rules(model).classify(raw),)
     # Drift bins the model's own output, as its prediction reference does (not the rounded
@@ -131,6 +133,7 @@ def predict_batch(region: str):
     priced = price_batch(raw, rows, model.metadata, asked)
     rules = services().anomaly_rules(model)
     state.prices = tuple(p["predicted_price"] for p in priced)
+    state.warnings = Counter(warning["code"] for p in priced for warning in p["warnings"])
     state.anomalies = tuple(rules.classify(p) for p in raw)
     # Drift bins the model's own output, as its prediction reference does.
     reference = services().drift_reference(model)

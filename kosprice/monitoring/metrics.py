@@ -54,6 +54,12 @@ class Metrics:
         self.anomalies = Counter(
             "kosprice_anomalies_total", "Anomalous predictions by kind",
             ["region", "kind"], registry=registry)
+        # Clients that stop sending titles, or listings outside what a model was trained on,
+        # show here first: title_missing, outside_training_range, price_clamped, ...
+        self.warnings = Counter(
+            "kosprice_prediction_warnings_total",
+            "Predictions answered with a warning, by region and warning code",
+            ["region", "code"], registry=registry)
         self.model_info = Gauge(
             "kosprice_model_info", "1 for the model version each live worker serves",
             ["region", "model_version", "model_type"], multiprocess_mode="livemax",

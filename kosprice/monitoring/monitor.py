@@ -98,9 +98,10 @@ class Monitor:
             self._drift[key] = DriftReference.from_metadata(metadata)
         return self._drift[key]
 
-    def observe(self, observation: Observation, model_latency: float | None = None) -> None:
-        """Count a request and its predictions in Prometheus and, in one round trip, in the
-        shared store; never raise."""
+    def observe(self, observation: Observation, model_latency: float | None = None,
+                warnings: Mapping[str, int] | None = None) -> None:
+        """Count a request and its predictions in Prometheus (`warnings`: how many of them
+        carry each warning code) and, in one round trip, in the shared store; never raise."""
         o = observation
         series = self._series(o.region, o.model_version)
         if o.prices:
@@ -109,6 +110,8 @@ class Monitor:
             if any(o.anomalies):
                 for kind, count in Counter(k for kinds in o.anomalies for k in kinds).items():
                     self.metrics.anomalies.labels(o.region, kind).inc(count)
+        for code, count in (warnings or {}).items():
+            self.metrics.warnings.labels(o.region, code).inc(count)
         series.request_latency.observe(o.latency_ms / 1000)
         if model_latency is not None:
             series.model_latency.observe(model_latency)

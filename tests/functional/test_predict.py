@@ -237,3 +237,18 @@ def test_the_title_is_optional_and_read_when_sent(client_with_titles, listing):
     assert fields_of(client.post("/predict/yogyakarta", json={**listing,
                                                               "nama_kos": "x" * 201})) == {
         "nama_kos": ["Longer than maximum length 200."]}
+
+
+def test_warnings_are_counted_by_code_in_prometheus(client_with_titles, listing):
+    client = client_with_titles
+    client.post("/predict/yogyakarta", json=listing)  # no title: title_missing
+    client.post("/predict/yogyakarta", json={**listing, "nama_kos": "Kost Apik",
+                                             "jarak_ke_bca": 45})  # outside the training range
+    client.post("/predict/yogyakarta/batch", json={"listings": [listing, listing]})
+    metrics = client.get("/metrics").get_data(as_text=True)
+    counted = {line.split("code=")[1].split('"')[1]: float(line.split()[-1])
+               for line in metrics.splitlines()
+               if line.startswith("kosprice_prediction_warnings_total{")}
+    assert counted["title_missing"] == 3 and counted["outside_training_range"] == 1
+    # 45 km also takes this Ridge's price below the training prices: clamped, and counted.
+    assert set(counted) <= {"title_missing", "outside_training_range", "price_clamped"}
