@@ -120,6 +120,9 @@ def test_every_metric_the_dashboard_and_alerts_use_exists_in_a_live_scrape(
         prometheus, degraded_kosprice, traffic, kosprice):
     for i in range(8):  # predictions, anomalies (yogyakarta) and store errors
         predict(degraded_kosprice.url, i)
+    # A listing 45 km out, beyond every training listing: a warning (outside_training_range).
+    assert requests.post(f"{kosprice.url}/predict/yogyakarta", json={**LISTING, "jarak_ke_bca": 45},
+                         timeout=10).status_code == 200
     exposed = set()
     for server in (kosprice, degraded_kosprice):
         response = requests.get(server.url + "/metrics", timeout=10)
@@ -133,5 +136,6 @@ def test_every_metric_the_dashboard_and_alerts_use_exists_in_a_live_scrape(
     missing = {where: sorted(names - exposed - SYNTHETIC)
                for where, names in used.items() if names - exposed - SYNTHETIC}
     assert missing == {}
-    assert {"kosprice_anomalies_total", "kosprice_monitor_store_errors_total",
+    assert {"kosprice_anomalies_total", "kosprice_prediction_warnings_total",
+            "kosprice_monitor_store_errors_total",
             "kosprice_monitor_store_up", "kosprice_model_info", "kosprice_drift_psi"} <= exposed
