@@ -15,7 +15,6 @@ listings sent without one (kosprice.ml.title); its CV scores both, on the same f
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -106,11 +105,15 @@ SEARCH_GRID: tuple[str, ...] = (
 """Candidates `kosprice train` compares by default (none can predict a price <= 0)."""
 
 
+def _structured(features: Sequence[str]) -> list[str]:
+    return [c for c in features if c not in TEXT_FEATURES]
+
+
 def features_of(candidate: Candidate | str, features: Sequence[str]) -> list[str]:
     """The candidate's input columns: the structured features, and the title if it reads it."""
     if isinstance(candidate, str):
         candidate = CANDIDATES[candidate]
-    structured = [c for c in features if c not in TEXT_FEATURES]
+    structured = _structured(features)
     return [*structured, TITLE] if candidate.title else structured
 
 
@@ -120,7 +123,7 @@ def build_pipeline(candidate: Candidate | str, features: Sequence[str], seed: in
     candidate: that with the title's words, and its title-less twin)."""
     if isinstance(candidate, str):
         candidate = CANDIDATES[candidate]
-    structured = features_of(dataclasses.replace(candidate, title=False), features)
+    structured = _structured(features)
     if candidate.title:
         return TitleFallback(_pipeline(candidate, [*structured, TITLE], seed),
                              _pipeline(candidate, structured, seed))
